@@ -1,0 +1,78 @@
+// The engine's public types: what the CLI and the runner pass in and get back.
+import type { ActionHook } from './hooks.ts';
+import type { Logger } from './log.ts';
+
+export interface Progress {
+  readonly phase: 'dump' | 'restore';
+  readonly pagesDone: number;
+  readonly pagesTotal: number;
+}
+
+export interface DumpOptions {
+  /** Root of the process tree (`-t`). */
+  readonly pid: number;
+  /** Images directory (`-D`); created if missing. */
+  readonly imagesDir: string;
+  /** `--leave-running`: resume the tree after a successful dump. */
+  readonly leaveRunning?: boolean;
+  /** `--leave-stopped`: leave the tree stopped after a successful dump. */
+  readonly leaveStopped?: boolean;
+  /** `--shell-job`: allow a root that is not a session leader. */
+  readonly shellJob?: boolean;
+  readonly hooks?: ActionHook | undefined;
+  readonly log?: Logger;
+  /** Aborting a dump resumes every task as it was. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: Progress) => void;
+}
+
+/** CRIU's dump_stats_entry, times in microseconds. */
+export interface DumpStats {
+  readonly freezing_time: number;
+  readonly frozen_time: number;
+  readonly memdump_time: number;
+  readonly memwrite_time: number;
+  readonly pages_scanned: number;
+  readonly pages_skipped_parent: number;
+  readonly pages_written: number;
+  /** Total size of the image files, bytes (not in CRIU's stats image). */
+  readonly image_bytes: number;
+}
+
+export interface DumpResult {
+  readonly imagesDir: string;
+  /** Every pid of the dumped tree, root first. */
+  readonly pids: readonly number[];
+  readonly stats: DumpStats;
+  /** What happened to the tree: killed (default), left running, left stopped. */
+  readonly final: 'killed' | 'running' | 'stopped';
+}
+
+export interface RestoreOptions {
+  /** Images directory (`-D`), or a `.tar`/`.tar.gz` archive with the images and manifest. */
+  readonly imagesDir: string;
+  /** `-d`: don't wait for the restored tree. */
+  readonly detached?: boolean;
+  readonly shellJob?: boolean;
+  /** `--leave-stopped`: leave restored tasks stopped (SIGSTOP'ed). */
+  readonly leaveStopped?: boolean;
+  readonly hooks?: ActionHook | undefined;
+  readonly log?: Logger;
+  readonly onProgress?: (p: Progress) => void;
+}
+
+/** CRIU's restore_stats_entry, times in microseconds. */
+export interface RestoreStats {
+  readonly forking_time: number;
+  readonly restore_time: number;
+  readonly pages_restored: number;
+}
+
+export interface RestoredTree {
+  /** Real pid of the restored root (the same as in the image). */
+  readonly pid: number;
+  readonly pids: readonly number[];
+  readonly stats: RestoreStats;
+  /** Resolves with the root's wait status once it exits: `{ code }` or `{ signal }`. */
+  wait(): Promise<{ code: number | null; signal: number | null }>;
+}

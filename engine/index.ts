@@ -1,0 +1,6 @@
+// The engine's public surface. The CLI and the runner import only from here.
+export type * from './api.ts';
+export { HOOK_NAMES, actionScripts, combineHooks, hookEnv } from './hooks.ts';
+export type { ActionHook, HookEvent, HookName } from './hooks.ts';
+export { createLogger, silentLogger } from './log.ts';
+export type { Logger, LogLevel } from './log.ts';
