@@ -1,0 +1,8 @@
+// native/: the only layer that calls koffi. Prototypes, constants, struct layouts, checked calls.
+export * from './constants.ts';
+export * from './regs.ts';
+export * from './ptrace.ts';
+export * from './mem.ts';
+export * from './proc.ts';
+export { SyscallError, check, errnoName } from './check.ts';
+export { addressOf, lastErrno, sys } from './libc.ts';

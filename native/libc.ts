@@ -1,0 +1,59 @@
+// koffi bindings to libc: the only file of cryo that loads native code. Prototypes only — no
+// decisions. Variadic libc calls (syscall, ptrace, fcntl, ioctl) are declared with fixed integer
+// parameters, which is call-compatible on x86_64 for integer arguments.
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+/** errno of the last native call on this thread (read it before any other native call). */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+/** The address of a Buffer's memory, for iovecs and structs that point into our own memory. */
+export function addressOf(buf: Uint8Array): bigint {
+  return koffi.address(buf) as bigint;
+}
+
+type Int = number | bigint;
+
+export const sys = {
+  /** Raw syscall with up to six integer arguments. Returns -1 and errno on failure. */
+  syscall: libc.func('long syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)') as (
+    nr: Int, a1: Int, a2: Int, a3: Int, a4: Int, a5: Int, a6: Int,
+  ) => number,
+  /** syscall whose second/third arguments point to our own buffers. */
+  syscallBuf: libc.func('long syscall(long nr, long a1, void *a2, void *a3, long a4, long a5, long a6)') as (
+    nr: Int, a1: Int, a2: Uint8Array | null, a3: Uint8Array | null, a4: Int, a5: Int, a6: Int,
+  ) => number,
+  ptrace: libc.func('long ptrace(int req, int pid, uintptr_t addr, uintptr_t data)') as (
+    req: number, pid: number, addr: Int, data: Int,
+  ) => number,
+  ptraceBuf: libc.func('long ptrace(int req, int pid, uintptr_t addr, void *data)') as (
+    req: number, pid: number, addr: Int, data: Uint8Array,
+  ) => number,
+  waitpid: libc.func('int waitpid(int pid, void *status, int options)') as (
+    pid: number, status: Uint8Array, options: number,
+  ) => number,
+  processVmReadv: libc.func(
+    'long process_vm_readv(int pid, void *lvec, unsigned long liovcnt, void *rvec, unsigned long riovcnt, unsigned long flags)',
+  ) as (pid: number, lvec: Uint8Array, liovcnt: number, rvec: Uint8Array, riovcnt: number, flags: number) => number,
+  processVmWritev: libc.func(
+    'long process_vm_writev(int pid, void *lvec, unsigned long liovcnt, void *rvec, unsigned long riovcnt, unsigned long flags)',
+  ) as (pid: number, lvec: Uint8Array, liovcnt: number, rvec: Uint8Array, riovcnt: number, flags: number) => number,
+  prlimit: libc.func('int prlimit(int pid, int resource, void *newLimit, void *oldLimit)') as (
+    pid: number, resource: number, newLimit: Uint8Array | null, oldLimit: Uint8Array | null,
+  ) => number,
+  kill: libc.func('int kill(int pid, int sig)') as (pid: number, sig: number) => number,
+  fcntl: libc.func('int fcntl(int fd, int cmd, long arg)') as (fd: number, cmd: number, arg: Int) => number,
+  ioctlBuf: libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: Uint8Array) => number,
+  pipe2: libc.func('int pipe2(void *fds, int flags)') as (fds: Uint8Array, flags: number) => number,
+  tee: libc.func('long tee(int fdIn, int fdOut, size_t len, unsigned int flags)') as (
+    fdIn: number, fdOut: number, len: number, flags: number,
+  ) => number,
+  read: libc.func('long read(int fd, void *buf, size_t count)') as (fd: number, buf: Uint8Array, count: number) => number,
+  write: libc.func('long write(int fd, void *buf, size_t count)') as (fd: number, buf: Uint8Array, count: number) => number,
+  close: libc.func('int close(int fd)') as (fd: number) => number,
+  getpid: libc.func('int getpid()') as () => number,
+  setsid: libc.func('int setsid()') as () => number,
+};

@@ -1,0 +1,74 @@
+// Syscalls cryo makes on its own behalf, about other processes (no injection needed).
+import { check } from './check.ts';
+import { NR } from './constants.ts';
+import { sys } from './libc.ts';
+
+export function pidfdOpen(pid: number): number {
+  return check(sys.syscall(NR.pidfd_open, pid, 0, 0, 0, 0, 0), 'pidfd_open', String(pid));
+}
+
+/** Duplicates fd `targetFd` of the process behind `pidfd` into cryo's own fd table. */
+export function pidfdGetfd(pidfd: number, targetFd: number, pid: number): number {
+  return check(sys.syscall(NR.pidfd_getfd, pidfd, targetFd, 0, 0, 0, 0), 'pidfd_getfd', `${pid}, fd ${targetFd}`);
+}
+
+export function closeFd(fd: number): void {
+  sys.close(fd);
+}
+
+export function getRlimit(pid: number, resource: number): { cur: bigint; max: bigint } {
+  const old = Buffer.alloc(16);
+  check(sys.prlimit(pid, resource, null, old), 'prlimit', `${pid}, ${resource}`);
+  return { cur: old.readBigUInt64LE(0), max: old.readBigUInt64LE(8) };
+}
+
+export function setRlimit(pid: number, resource: number, cur: bigint, max: bigint): void {
+  const lim = Buffer.alloc(16);
+  lim.writeBigUInt64LE(cur, 0);
+  lim.writeBigUInt64LE(max, 8);
+  check(sys.prlimit(pid, resource, lim, null), 'prlimit', `${pid}, ${resource}`);
+}
+
+export function getRobustList(tid: number): { head: bigint; len: number } {
+  const head = Buffer.alloc(8);
+  const len = Buffer.alloc(8);
+  check(sys.syscallBuf(NR.get_robust_list, tid, head, len, 0, 0, 0), 'get_robust_list', String(tid));
+  return { head: head.readBigUInt64LE(0), len: Number(len.readBigUInt64LE(0)) };
+}
+
+export function sendSignal(pid: number, sig: number): boolean {
+  return sys.kill(pid, sig) === 0;
+}
+
+export function tgkill(tgid: number, tid: number, sig: number): boolean {
+  return sys.syscall(NR.tgkill, tgid, tid, sig, 0, 0, 0) === 0;
+}
+
+/** Bytes queued in a pipe or socket (FIONREAD). */
+export function bytesQueued(fd: number): number {
+  const buf = Buffer.alloc(4);
+  check(sys.ioctlBuf(fd, 0x541b, buf), 'ioctl', `FIONREAD, fd ${fd}`);
+  return buf.readInt32LE(0);
+}
+
+export function fcntl(fd: number, cmd: number, arg = 0): number {
+  return check(sys.fcntl(fd, cmd, arg), 'fcntl', `${fd}, ${cmd}`);
+}
+
+export function pipe(flags = 0): [number, number] {
+  const fds = Buffer.alloc(8);
+  check(sys.pipe2(fds, flags), 'pipe2', String(flags));
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
+/** Copies up to len queued bytes from one pipe to another without consuming them. */
+export function tee(fdIn: number, fdOut: number, len: number, flags: number): number {
+  return check(sys.tee(fdIn, fdOut, len, flags), 'tee', `${fdIn} -> ${fdOut}`);
+}
+
+export function readFd(fd: number, buf: Uint8Array): number {
+  return check(sys.read(fd, buf, buf.byteLength), 'read', `fd ${fd}`);
+}
+export function writeFd(fd: number, buf: Uint8Array): number {
+  return check(sys.write(fd, buf, buf.byteLength), 'write', `fd ${fd}`);
+}
