@@ -1,0 +1,300 @@
+// An images directory: writing a dump (images, raw pages, stats-dump, then manifest.json last)
+// and reading one back (verify() checks the manifest before anything is trusted).
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ImageError, InternalError } from '../../errors.ts';
+import type { Entry } from './codec.ts';
+import { decodeImage } from './image-file.ts';
+import type { DecodedImage } from './image-file.ts';
+import { encodeImage } from './image-file.ts';
+import { imageFileName } from './kinds.ts';
+import type { ImageKindName } from './kinds.ts';
+
+export const MANIFEST = 'manifest.json';
+
+export interface ManifestFile {
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface Manifest {
+  readonly format: 'cryo-images';
+  readonly version: 1;
+  readonly files: Readonly<Record<string, ManifestFile>>;
+}
+
+/** Names a raw image may not take: the manifest's, and stats-restore (written after the dump). */
+function isReserved(name: string): boolean {
+  return name === 'stats-restore' || name === MANIFEST || name.startsWith(`${MANIFEST}.`);
+}
+
+/** Writes every byte; writeSync may write less than asked. */
+function writeAll(fd: number, buf: Uint8Array, file: string): void {
+  for (let off = 0; off < buf.length; ) {
+    const n = fs.writeSync(fd, buf, off, buf.length - off);
+    if (n <= 0) throw new ImageError(`${file}: short write at byte ${off}`);
+    off += n;
+  }
+}
+
+export interface RawImageFile {
+  readonly fd: number;
+  readonly path: string;
+  /** Writes all of `buf` and hashes it; write only through this, or the manifest will not match. */
+  write(buf: Uint8Array): void;
+  close(): void;
+}
+
+class RawFile implements RawImageFile, Disposable {
+  readonly fd: number;
+  readonly path: string;
+  readonly #name: string;
+  readonly #hash = crypto.createHash('sha256');
+  readonly #done: (name: string, entry: ManifestFile) => void;
+  #size = 0;
+  #closed = false;
+
+  constructor(dir: string, name: string, done: (name: string, entry: ManifestFile) => void) {
+    this.path = path.join(dir, name);
+    this.#name = name;
+    this.#done = done;
+    this.fd = fs.openSync(this.path, 'w', 0o600);
+  }
+
+  write(buf: Uint8Array): void {
+    if (this.#closed) throw new InternalError(`${this.#name}: written after close`);
+    writeAll(this.fd, buf, this.#name);
+    this.#hash.update(buf);
+    this.#size += buf.length;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    fs.closeSync(this.fd);
+    this.#done(this.#name, { size: this.#size, sha256: this.#hash.digest('hex') });
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function writeImageFile(dir: string, name: string, bufs: readonly Uint8Array[]): ManifestFile {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  const fd = fs.openSync(path.join(dir, name), 'w', 0o600);
+  try {
+    for (const b of bufs) {
+      writeAll(fd, b, name);
+      hash.update(b);
+      size += b.length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** One per dump. Images are written whole; pages stream through openRaw(); finish() seals it. */
+export class ImageWriter {
+  readonly dir: string;
+  readonly #files = new Map<string, ManifestFile>();
+  readonly #open = new Set<string>();
+  #finished = false;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    fs.mkdirSync(dir, { recursive: true });
+    // A stale manifest would vouch for a half-written new dump.
+    fs.rmSync(path.join(dir, MANIFEST), { force: true });
+  }
+
+  #claim(name: string): void {
+    if (this.#finished) throw new InternalError(`${name}: written after finish()`);
+    if (this.#files.has(name) || this.#open.has(name)) throw new InternalError(`${name}: written twice`);
+  }
+
+  write(kind: ImageKindName, entries: readonly object[], opts: { id?: number | string; payloads?: readonly (Uint8Array | undefined)[] } = {}): void {
+    const name = imageFileName(kind, opts.id);
+    this.#claim(name);
+    this.#files.set(name, writeImageFile(this.dir, name, encodeImage(kind, entries, opts.payloads, name)));
+  }
+
+  /** stats-dump is listed in the manifest; stats-restore never is (restore adds it later). */
+  writeStats(which: 'dump' | 'restore', stats: object): void {
+    if (which === 'restore') {
+      writeRestoreStats(this.dir, stats);
+      return;
+    }
+    this.write('STATS', [{ dump: stats }], { id: 'dump' });
+  }
+
+  /** A raw image written in pieces, e.g. 'pages-1.img'. */
+  openRaw(fileName: string): RawImageFile & Disposable {
+    if (fileName.includes('/') || isReserved(fileName)) throw new InternalError(`bad raw image name ${fileName}`);
+    this.#claim(fileName);
+    this.#open.add(fileName);
+    return new RawFile(this.dir, fileName, (name, entry) => {
+      this.#open.delete(name);
+      this.#files.set(name, entry);
+    });
+  }
+
+  /** Writes manifest.json, last, so only a complete dump has one. */
+  finish(): void {
+    if (this.#open.size > 0) throw new InternalError(`finish() with raw images still open: ${[...this.#open].join(', ')}`);
+    if (this.#finished) return;
+    this.#finished = true;
+    const files: Record<string, ManifestFile> = {};
+    for (const name of [...this.#files.keys()].sort()) files[name] = this.#files.get(name)!;
+    const manifest: Manifest = { format: 'cryo-images', version: 1, files };
+    const tmp = path.join(this.dir, `${MANIFEST}.tmp`);
+    fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(tmp, path.join(this.dir, MANIFEST));
+  }
+}
+
+/** Writes stats-restore into an existing images directory; the manifest is left alone. */
+export function writeRestoreStats(dir: string, stats: object): void {
+  const name = imageFileName('STATS', 'restore');
+  writeImageFile(dir, name, encodeImage('STATS', [{ restore: stats }], undefined, name));
+}
+
+function readManifest(dir: string): Manifest {
+  const file = path.join(dir, MANIFEST);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ImageError(`${dir}: not a complete cryo dump (no ${MANIFEST})`, {
+        hint: 'the dump did not finish, or this directory was not written by cryo',
+      });
+    }
+    throw new ImageError(`${MANIFEST}: ${(e as Error).message}`, { cause: e });
+  }
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new ImageError(`${MANIFEST}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  const obj = m as Partial<Manifest> | null;
+  if (obj === null || typeof obj !== 'object' || obj.format !== 'cryo-images' || typeof obj.files !== 'object' || obj.files === null) {
+    throw new ImageError(`${MANIFEST}: not a cryo-images manifest`);
+  }
+  if (obj.version !== 1) throw new ImageError(`${MANIFEST}: version ${String(obj.version)} is not supported (this cryo reads 1)`);
+  for (const [name, f] of Object.entries(obj.files)) {
+    if (name.includes('/') || typeof f?.size !== 'number' || typeof f.sha256 !== 'string') {
+      throw new ImageError(`${MANIFEST}: bad entry for ${name}`);
+    }
+  }
+  return obj as Manifest;
+}
+
+function sha256File(file: string): string {
+  const hash = crypto.createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+export class ImageReader {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /**
+   * Checks the dump against its manifest: every listed file present with its size and sha256,
+   * and no unlisted .img file (stats-restore and logs are not images). Cheap checks first, hashes last.
+   */
+  verify(): void {
+    const manifest = readManifest(this.dir);
+    const listed = Object.entries(manifest.files);
+    for (const [name, want] of listed) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(this.path(name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageError(`${name}: missing (listed in ${MANIFEST})`);
+        throw new ImageError(`${name}: ${(e as Error).message}`, { cause: e });
+      }
+      if (!st.isFile()) throw new ImageError(`${name}: not a regular file`);
+      if (st.size !== want.size) {
+        throw new ImageError(`${name}: size ${st.size}, manifest says ${want.size} (${st.size < want.size ? 'truncated?' : 'image corrupted?'})`);
+      }
+    }
+    for (const name of this.list()) {
+      if (name.endsWith('.img') && !Object.hasOwn(manifest.files, name)) {
+        throw new ImageError(`${name}: not listed in ${MANIFEST} (extra file in the dump)`);
+      }
+    }
+    for (const [name, want] of listed) {
+      if (sha256File(this.path(name)) !== want.sha256) throw new ImageError(`${name}: sha256 mismatch (image corrupted?)`);
+    }
+  }
+
+  path(fileName: string): string {
+    return path.join(this.dir, fileName);
+  }
+
+  /** Names of the files in the directory, sorted. */
+  list(): string[] {
+    return fs.readdirSync(this.dir).sort();
+  }
+
+  #decode(kind: ImageKindName, id: number | string | undefined, optional: boolean): DecodedImage | undefined {
+    const name = imageFileName(kind, id);
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(this.path(name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (optional) return undefined;
+        throw new ImageError(`${name}: missing`);
+      }
+      throw new ImageError(`${name}: ${(e as Error).message}`, { cause: e });
+    }
+    return decodeImage(buf, name, kind);
+  }
+
+  /** Entries of an image; ImageError if it is missing, truncated or of another kind. */
+  read<T extends object = Entry>(kind: ImageKindName, id?: number | string): T[] {
+    return this.#decode(kind, id, false)!.entries as T[];
+  }
+
+  /** Like read(), but undefined when the file does not exist (CRIU's "empty image"). */
+  readOptional<T extends object = Entry>(kind: ImageKindName, id?: number | string): T[] | undefined {
+    return this.#decode(kind, id, true)?.entries as T[] | undefined;
+  }
+
+  /** Entries with the raw bytes that follow them (pipes-data, ghost-file, …). */
+  readWithPayloads<T extends object = Entry>(kind: ImageKindName, id?: number | string): { entry: T; payload?: Buffer }[] {
+    const img = this.#decode(kind, id, false)!;
+    return img.entries.map((entry, i) => {
+      const payload = img.payloads?.[i];
+      return payload === undefined ? { entry: entry as T } : { entry: entry as T, payload };
+    });
+  }
+}
+
+/** Decodes any CRIU image file, the kind taken from its magic. */
+export function decodeImageFile(file: string): DecodedImage {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    throw new ImageError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message}`, { cause: e });
+  }
+  return decodeImage(buf, file);
+}
