@@ -1,0 +1,53 @@
+// `restore`: rebuild a tree from an images directory or a transfer archive (unpacked and
+// verified first), then `exec` (CRIU --exec-cmd) and, unless detached, wait for the root to exit.
+import { writeFileSync } from 'node:fs';
+import { StepError } from '../errors.ts';
+import type { Value } from '../expr.ts';
+import { planValue } from '../planned.ts';
+import { describeExit, runProcess } from '../proc.ts';
+import type { Planned } from '../types.ts';
+import { asConfig, bool, path, str, summarize } from './common.ts';
+import { verifyArchive } from './transfer.ts';
+import { isArchivePath } from '../archive.ts';
+import { existsSync, statSync } from 'node:fs';
+import type { Outputs, StepContext, StepKind } from './types.ts';
+
+export const restoreStep = {
+  outputs: ['pid', 'pids', 'stats', 'dir', 'exit-code'],
+  plan: (config: unknown): Planned => planValue(config),
+  summary: (p: Planned) => summarize(p),
+  async run(config: Value, ctx: StepContext): Promise<Outputs> {
+    const c = asConfig(config);
+    const given = path(ctx.workflowDir, str(c, 'dir') ?? '');
+    if (!existsSync(given)) throw new StepError(`restore.dir: ${given} does not exist`);
+    const archive = isArchivePath(given) || statSync(given).isFile();
+    // An archive is refused as a whole if any byte of it is wrong: nothing is restored from it.
+    const dir = archive ? await verifyArchive(ctx.engine, given, ctx.tmpDir) : given;
+    const detached = bool(c, 'detached', 'restore');
+    const tree = await ctx.engine.restore({
+      imagesDir: dir,
+      detached,
+      shellJob: bool(c, 'shell-job', 'restore'),
+      leaveStopped: bool(c, 'leave-stopped', 'restore'),
+      hooks: ctx.hooks,
+    });
+    ctx.log('info', `restored pid ${tree.pid}`);
+    const pidfile = str(c, 'pidfile');
+    if (pidfile !== undefined) writeFileSync(path(ctx.workflowDir, pidfile), `${tree.pid}\n`);
+    const outputs: Outputs = { pid: tree.pid, pids: [...tree.pids], stats: { ...tree.stats }, dir: archive ? given : dir };
+    const exec = Array.isArray(c.exec) ? c.exec.map(String) : undefined;
+    if (exec) {
+      const r = await runProcess(exec, { cwd: ctx.workflowDir, env: { ...ctx.env, CRYO_RESTORED_PID: String(tree.pid) }, signal: ctx.signal, onLine: (s, l) => ctx.log(s, l) });
+      if (r.aborted) throw ctx.signal.reason;
+      if (r.code !== 0) throw new StepError(`restore.exec: ${JSON.stringify(exec.join(' '))} failed (${describeExit(r)})`);
+    }
+    if (!detached) {
+      const status = await Promise.race([
+        tree.wait(),
+        new Promise<never>((_, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason), { once: true })),
+      ]);
+      outputs['exit-code'] = status.code ?? 128 + (status.signal ?? 0);
+    }
+    return outputs;
+  },
+} as const satisfies StepKind;
