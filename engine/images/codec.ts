@@ -114,6 +114,21 @@ function typeName(t: protobuf.ReflectionObject): string {
   return t.fullName.replace(/^\./, '');
 }
 
+/** Names of all messages in schemas/criu (nested ones as 'outer.inner'). */
+export function listMessages(): string[] {
+  const { root } = loadSchema();
+  const out: string[] = [];
+  const walk = (ns: protobuf.NamespaceBase): void => {
+    for (const o of ns.nestedArray) {
+      if (ns === root && o.name === 'google') continue; // descriptor.proto, loaded for opts.proto
+      if (o instanceof protobuf.Type) out.push(typeName(o));
+      if (o instanceof protobuf.Namespace || o instanceof protobuf.Type) walk(o);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
 export function messageInfo(name: string): MessageInfo {
   const { infos } = loadSchema();
   const cached = infos.get(name);

@@ -6,9 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ImageError, InternalError } from '../../errors.ts';
 import type { Entry } from './codec.ts';
-import { decodeImage } from './image-file.ts';
+import { decodeImage, encodeImage } from './image-file.ts';
 import type { DecodedImage } from './image-file.ts';
-import { encodeImage } from './image-file.ts';
 import { imageFileName } from './kinds.ts';
 import type { ImageKindName } from './kinds.ts';
 

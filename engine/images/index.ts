@@ -2,9 +2,9 @@
 
 export { IMAGE_KINDS, imageFileName, imageKind, kindByMagic } from './kinds.ts';
 export type { ImageKind, ImageKindName, PayloadRule } from './kinds.ts';
-export { decodeMessage, encodeMessage, hasMessage, messageInfo, protoEnum } from './codec.ts';
+export { decodeMessage, encodeMessage, hasMessage, listMessages, messageInfo, protoEnum } from './codec.ts';
 export type { Entry, FieldInfo, MessageInfo } from './codec.ts';
-export { decodeImage, encodeImage } from './image-file.ts';
+export { decodeImage, encodeImage, entryMessage } from './image-file.ts';
 export type { DecodedImage } from './image-file.ts';
 export { decodeImageFile, ImageReader, ImageWriter, MANIFEST, writeRestoreStats } from './image-dir.ts';
 export type { Manifest, ManifestFile, RawImageFile } from './image-dir.ts';

@@ -1,6 +1,8 @@
 // The single source for image names, files, magics and payload rules (CRIU's magic.h +
 // image-desc.c + protobuf-desc.c in one table). Nothing else in cryo switches on image kinds.
 
+import { InternalError } from '../../errors.ts';
+
 /** How many raw bytes follow an entry. */
 export type PayloadRule =
   /** Every entry is followed by sum(fields) × unit bytes, padded with zeros to `align`. */
@@ -143,14 +145,14 @@ export function imageFileName(name: ImageKindName, id?: number | string): string
   const pattern: string = IMAGE_KINDS[name].file;
   const m = /\{id(:x)?\}/.exec(pattern);
   if (m === null) {
-    if (id !== undefined) throw new TypeError(`${name}: ${pattern} takes no id (got ${String(id)})`);
+    if (id !== undefined) throw new InternalError(`${name}: ${pattern} takes no id (got ${String(id)})`);
     return pattern;
   }
-  if (id === undefined || id === '') throw new TypeError(`${name}: ${pattern} needs an id`);
+  if (id === undefined || id === '') throw new InternalError(`${name}: ${pattern} needs an id`);
   if (typeof id === 'number' && !(Number.isSafeInteger(id) && id >= 0)) {
-    throw new TypeError(`${name}: bad id ${id}`);
+    throw new InternalError(`${name}: bad id ${id}`);
   }
   const text = typeof id === 'number' && m[1] === ':x' ? id.toString(16) : String(id);
-  if (text.includes('/')) throw new TypeError(`${name}: bad id ${text}`);
+  if (text.includes('/')) throw new InternalError(`${name}: bad id ${text}`);
   return pattern.replace(m[0], text);
 }
