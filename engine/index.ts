@@ -4,3 +4,4 @@ export { HOOK_NAMES, actionScripts, combineHooks, hookEnv } from './hooks.ts';
 export type { ActionHook, HookEvent, HookName } from './hooks.ts';
 export { createLogger, silentLogger } from './log.ts';
 export type { Logger, LogLevel } from './log.ts';
+export { dump } from './dump.ts';

@@ -53,14 +53,15 @@ export const NR = {
   rt_sigaction: 13, rt_sigprocmask: 14, ioctl: 16, pread64: 17, pwrite64: 18, readv: 19, madvise: 28,
   dup: 32, nanosleep: 35, getitimer: 36, setitimer: 38, getpid: 39, socket: 41, sendmsg: 46, recvmsg: 47,
   clone: 56, fork: 57, exit: 60, wait4: 61, kill: 62, uname: 63, fcntl: 72, flock: 73, chdir: 80, fchdir: 81,
-  umask: 95, getrlimit: 97, getuid: 102, setuid: 105, setgid: 106, setpgid: 109, getppid: 110, setsid: 112,
+  mremap: 25, umask: 95, getrlimit: 97, getuid: 102, setuid: 105, setgid: 106, setpgid: 109, getppid: 110, setsid: 112,
   setreuid: 113, setregid: 114, getgroups: 115, setgroups: 116, setresuid: 117, setresgid: 119,
   getpgid: 121, setfsuid: 122, setfsgid: 123, getsid: 124, capget: 125, capset: 126, rt_sigpending: 127,
   rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157, arch_prctl: 158, chroot: 161,
   gettid: 186, tkill: 200, futex: 202, set_tid_address: 218, restart_syscall: 219, clock_nanosleep: 230,
   exit_group: 231, tgkill: 234, openat: 257, set_robust_list: 273, get_robust_list: 274, dup3: 292,
   pipe2: 293, preadv: 295, rt_tgsigqueueinfo: 297, prlimit64: 302, memfd_create: 319, rseq: 334,
-  pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440,
+  sched_setparam: 142, sched_getparam: 143, sched_setscheduler: 144, sched_getscheduler: 145,
+  getpriority: 140, setpriority: 141, close_range: 436, kcmp: 312, pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440,
 } as const;
 
 export const PROT = { NONE: 0, READ: 1, WRITE: 2, EXEC: 4 } as const;

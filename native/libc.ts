@@ -26,6 +26,10 @@ export const sys = {
   syscallBuf: libc.func('long syscall(long nr, long a1, void *a2, void *a3, long a4, long a5, long a6)') as (
     nr: Int, a1: Int, a2: Uint8Array | null, a3: Uint8Array | null, a4: Int, a5: Int, a6: Int,
   ) => number,
+  /** syscall whose third argument points to our own buffer. */
+  syscallArg3: libc.func('long syscall(long nr, long a1, long a2, void *a3, long a4, long a5, long a6)') as (
+    nr: Int, a1: Int, a2: Int, a3: Uint8Array | null, a4: Int, a5: Int, a6: Int,
+  ) => number,
   ptrace: libc.func('long ptrace(int req, int pid, uintptr_t addr, uintptr_t data)') as (
     req: number, pid: number, addr: Int, data: Int,
   ) => number,

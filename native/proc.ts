@@ -72,3 +72,34 @@ export function readFd(fd: number, buf: Uint8Array): number {
 export function writeFd(fd: number, buf: Uint8Array): number {
   return check(sys.write(fd, buf, buf.byteLength), 'write', `fd ${fd}`);
 }
+
+export interface SchedInfo {
+  readonly policy: number;
+  readonly prio: number;
+  readonly nice: number;
+}
+/** Scheduling policy, static priority and nice value of a thread (read from outside). */
+export function getSched(tid: number): SchedInfo {
+  const policy = check(sys.syscall(NR.sched_getscheduler, tid, 0, 0, 0, 0, 0), 'sched_getscheduler', String(tid)) & ~0x40000000;
+  const param = Buffer.alloc(4);
+  check(sys.syscallBuf(NR.sched_getparam, tid, param, null, 0, 0, 0), 'sched_getparam', String(tid));
+  // the raw getpriority syscall returns 20 - nice, so that it is never negative
+  const prio = check(sys.syscall(NR.getpriority, 0 /* PRIO_PROCESS */, tid, 0, 0, 0, 0), 'getpriority', String(tid));
+  return { policy, prio: param.readInt32LE(0), nice: 20 - prio };
+}
+export function setSched(tid: number, s: SchedInfo): void {
+  const param = Buffer.alloc(4);
+  param.writeInt32LE(s.prio, 0);
+  check(sys.syscallArg3(NR.sched_setscheduler, tid, s.policy, param, 0, 0, 0), 'sched_setscheduler', String(tid));
+  check(sys.syscall(NR.setpriority, 0, tid, s.nice, 0, 0, 0), 'setpriority', `${tid}, ${s.nice}`);
+}
+
+/** Makes cryo a child subreaper: orphans in its subtree (the restore helper) become its children. */
+export function setChildSubreaper(): void {
+  check(sys.syscall(NR.prctl, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0, 0), 'prctl', 'PR_SET_CHILD_SUBREAPER');
+}
+
+/** kcmp(KCMP_FILE): whether two fds (of two processes) refer to the same open file description. */
+export function kcmpFile(pid1: number, fd1: number, pid2: number, fd2: number): boolean {
+  return check(sys.syscall(NR.kcmp, pid1, pid2, 0 /* KCMP_FILE */, fd1, fd2, 0), 'kcmp', `${pid1}:${fd1}, ${pid2}:${fd2}`) === 0;
+}

@@ -107,8 +107,12 @@ export class ImageWriter {
   constructor(dir: string) {
     this.dir = dir;
     fs.mkdirSync(dir, { recursive: true });
-    // A stale manifest would vouch for a half-written new dump.
+    // A stale manifest would vouch for a half-written new dump, and stale images of an earlier
+    // dump into the same directory would be mixed into this one: a new dump replaces them.
     fs.rmSync(path.join(dir, MANIFEST), { force: true });
+    for (const name of fs.readdirSync(dir)) {
+      if (name.endsWith('.img') || name === 'stats-dump' || name === 'stats-restore') fs.rmSync(path.join(dir, name), { force: true });
+    }
   }
 
   #claim(name: string): void {

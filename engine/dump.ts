@@ -1,0 +1,156 @@
+// cryo dump: freeze the tree, collect what only the tasks can tell (injected syscalls), put every
+// thread back at once, then copy memory and write the images. Read top to bottom like CRIU's
+// cr_dump_tasks(). Any failure resumes every task exactly as it was.
+import { mkdirSync } from 'node:fs';
+import { HookError, RuntimeError, UnsupportedError } from '../errors.ts';
+import { NR, PR } from '../native/index.ts';
+import type { DumpOptions, DumpResult, DumpStats } from './api.ts';
+import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
+import type { HookName } from './hooks.ts';
+import { ImageWriter } from './images/index.ts';
+import { silentLogger } from './log.ts';
+import { collectCores } from './objects/core.ts';
+import { dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
+import { KobjIds } from './objects/ids.ts';
+import { dumpMemory } from './objects/memory.ts';
+import { findVdsoSyscall, RemoteProcess } from './remote.ts';
+import { releaseThreads, seizeTree, type FrozenTree } from './tree.ts';
+import { xsaveLayout } from './x86.ts';
+import { criuDumpStats, imageDirSize } from './stats.ts';
+
+type Entry = Record<string, any>;
+
+const us = (ms: number): number => Math.round(ms * 1000);
+
+/** What only the task can tell, asked while its threads are parked in injection. */
+interface Injected {
+  readonly cores: Map<number, Entry>;
+  readonly brk: bigint;
+  readonly dumpable: number;
+  readonly thpDisabled: boolean;
+}
+
+function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
+  const proc = tree.processes.find((p) => p.pid === pid)!;
+  const remote = new RemoteProcess(pid, findVdsoSyscall(pid));
+  const task: DumpTask = { proc, remote };
+  try {
+    remote.mapScratch();
+    const cores = collectCores(ctx, task);
+    const t = remote.leader;
+    return {
+      cores,
+      brk: t.call('brk', NR.brk, 0),
+      dumpable: Number(t.call('prctl', NR.prctl, PR.GET_DUMPABLE, 0, 0, 0, 0)),
+      thpDisabled: t.call('prctl', NR.prctl, PR.GET_THP_DISABLE, 0, 0, 0, 0) !== 0n,
+    };
+  } finally {
+    // Put every thread back before the long part (memory): a cryo killed from now on leaves
+    // tasks that resume exactly where they were.
+    try {
+      remote.unmapScratch();
+    } finally {
+      remote.restoreAll();
+    }
+  }
+}
+
+export async function dump(opts: DumpOptions): Promise<DumpResult> {
+  const log = opts.log ?? silentLogger;
+  const hook = async (action: HookName, initPid?: number): Promise<void> => {
+    await opts.hooks?.({ action, imagesDir: opts.imagesDir, initPid });
+  };
+  mkdirSync(opts.imagesDir, { recursive: true });
+  await hook('pre-dump', opts.pid);
+  opts.signal?.throwIfAborted();
+
+  const t0 = performance.now();
+  const tree = seizeTree(opts.pid, log);
+  const tFrozen = performance.now();
+  const pids = tree.processes.map((p) => p.pid);
+  log.info(`frozen ${pids.length} process(es), ${tree.seized.size} thread(s) in ${(tFrozen - t0).toFixed(1)} ms`);
+  let released = false;
+  const release = (final: 'running' | 'stopped' | 'killed'): void => {
+    if (released) return;
+    released = true;
+    releaseThreads(tree.seized, final, pids);
+  };
+  try {
+    if (tree.processes.length > 1) {
+      throw new UnsupportedError(`process ${opts.pid} has child processes (${tree.processes.slice(1).map((p) => p.pid).join(', ')})`, {
+        hint: 'process trees are not supported yet; dump a single (multi-threaded) process',
+      });
+    }
+    const root = tree.processes[0]!;
+    if (root.stat.session !== root.pid && !opts.shellJob) {
+      throw new UnsupportedError(`the root task ${root.pid} is not a session leader`, { hint: 'consider using --shell-job' });
+    }
+    const images = new ImageWriter(opts.imagesDir);
+    const ids = new IdAllocator();
+    const kobj = new KobjIds(ids);
+    const ctx: DumpContext = {
+      images,
+      imagesDir: opts.imagesDir,
+      log,
+      xsave: xsaveLayout(),
+      fileIds: new IdAllocator(),
+      pagesIds: new IdAllocator(),
+      files: [],
+      regIds: new Map(),
+      remaps: [],
+      pipeData: new Map(),
+      stats: { memdump_us: 0, memwrite_us: 0, pages_scanned: 0, pages_written: 0 },
+      onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
+    };
+    const rootIds = kobj.root();
+    const pstree: Entry[] = [];
+    for (const proc of tree.processes) {
+      opts.signal?.throwIfAborted();
+      const taskIds = kobj.task(proc.pid);
+      const injected = inject(ctx, tree, proc.pid);
+      log.debug(`${proc.pid}: task state collected`);
+      for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
+      images.write('IDS', [taskIds], { id: proc.pid });
+      dumpFds(ctx, proc, taskIds.files_id);
+      opts.signal?.throwIfAborted();
+      dumpMemory(ctx, proc, injected);
+      pstree.push({ pid: proc.pid, ppid: proc.pid === tree.root ? 0 : proc.stat.ppid, pgid: proc.stat.pgrp, sid: proc.stat.session, threads: proc.tids });
+    }
+    writeFileImages(ctx);
+    writePipeData(ctx);
+    images.write('PSTREE', pstree);
+    const stats: DumpStats = {
+      freezing_time: us(tFrozen - t0),
+      frozen_time: us(performance.now() - tFrozen),
+      memdump_time: ctx.stats.memdump_us,
+      memwrite_time: ctx.stats.memwrite_us,
+      pages_scanned: ctx.stats.pages_scanned,
+      pages_skipped_parent: 0,
+      pages_written: ctx.stats.pages_written,
+      image_bytes: 0,
+    };
+    images.writeStats('dump', criuDumpStats(stats));
+    // The inventory goes last: with the manifest it marks a complete dump.
+    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: 0 }]);
+    images.finish();
+    try {
+      await hook('post-dump', opts.pid);
+    } catch (e) {
+      // CRIU: a failing post-dump script resumes the tasks and fails the dump.
+      throw e instanceof HookError ? e : new HookError(`post-dump hook failed: ${(e as Error).message}`, { cause: e });
+    }
+    const final = opts.leaveRunning ? 'running' : opts.leaveStopped ? 'stopped' : 'killed';
+    const frozenUs = us(performance.now() - tFrozen);
+    release(final);
+    const result: DumpResult = { imagesDir: opts.imagesDir, pids, final, stats: { ...stats, frozen_time: frozenUs, image_bytes: imageDirSize(opts.imagesDir) } };
+    log.info(`Dumping finished successfully`);
+    return result;
+  } catch (e) {
+    release('running');
+    log.error(`Dumping FAILED: ${(e as Error).message}`);
+    if (e instanceof Error && !(e instanceof RuntimeError) && !(e instanceof HookError) && !(e instanceof UnsupportedError) && e.name !== 'AbortError' && !('exitCode' in e)) {
+      throw new RuntimeError(`dump of ${opts.pid} failed: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+}

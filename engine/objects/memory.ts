@@ -1,0 +1,415 @@
+// The address space: VMAs and mm fields (mm-PID.img), page contents (pagemap-PID.img +
+// pages-N.img). Dump reads pages in large batches with process_vm_readv; restore has the task
+// read its own pages from the pages image with injected preadv, straight into place.
+import { closeSync, openSync, readSync } from 'node:fs';
+import {
+  IOV_MAX,
+  MAP,
+  MREMAP,
+  NR,
+  O,
+  PAGE_SIZE,
+  PROT,
+  PR,
+  PR_SET_MM_MAP,
+  readProcMem,
+  readRanges,
+  type RemoteRange,
+} from '../../native/index.ts';
+import { RuntimeError, UnsupportedError } from '../../errors.ts';
+import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
+import type { FrozenProcess } from '../tree.ts';
+import { PM_FILE, presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { SCRATCH_SIZE } from '../remote.ts';
+import { internRegFile, openInTask } from './files.ts';
+
+type Entry = Record<string, any>;
+
+// VMA status bits (CRIU's image.h)
+export const VMA = {
+  AREA_REGULAR: 1 << 0,
+  AREA_STACK: 1 << 1,
+  AREA_VSYSCALL: 1 << 2,
+  AREA_VDSO: 1 << 3,
+  AREA_HEAP: 1 << 5,
+  FILE_PRIVATE: 1 << 6,
+  FILE_SHARED: 1 << 7,
+  ANON_SHARED: 1 << 8,
+  ANON_PRIVATE: 1 << 9,
+  AREA_SYSVIPC: 1 << 10,
+  AREA_VVAR: 1 << 12,
+  AREA_MEMFD: 1 << 14,
+} as const;
+
+export const PE = { PARENT: 1, LAZY: 2, PRESENT: 4 } as const;
+
+const MADV_BY_VMFLAG: Readonly<Record<string, number>> = {
+  dc: 10, // MADV_DONTFORK
+  dd: 16, // MADV_DONTDUMP
+  wf: 18, // MADV_WIPEONFORK
+  hg: 14, // MADV_HUGEPAGE
+  nh: 15, // MADV_NOHUGEPAGE
+  mg: 12, // MADV_MERGEABLE
+};
+
+const PAGE = BigInt(PAGE_SIZE);
+const VVAR_PATHS = new Set(['[vvar]', '[vvar_vclock]']);
+
+function isSpecial(v: Vma): boolean {
+  return v.path === '[vdso]' || v.path === '[vsyscall]' || VVAR_PATHS.has(v.path);
+}
+
+/** How a VMA's pages are dumped: none, only private (anon/COW) pages, or every present page. */
+type PagePolicy = 'none' | 'private' | 'all';
+
+interface PlannedVma {
+  readonly entry: Entry;
+  readonly vma: SmapsEntry;
+  readonly pages: PagePolicy;
+}
+
+function madvOf(v: SmapsEntry): bigint {
+  let m = 0n;
+  for (const f of v.vmFlags) {
+    const bit = MADV_BY_VMFLAG[f];
+    if (bit !== undefined) m |= 1n << BigInt(bit);
+  }
+  return m;
+}
+
+function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
+  const growsdown = v.vmFlags.includes('gd') ? MAP.GROWSDOWN : 0;
+  const base = { start: v.start, end: v.end, pgoff: 0n, shmid: 0n, prot: v.prot, fd: -1n } as Entry;
+  const madv = madvOf(v);
+  if (madv) base.madv = madv;
+  if (v.vmFlags.includes('ht')) throw new UnsupportedError(`${pid}: hugetlb mapping at 0x${v.start.toString(16)} (${v.path})`);
+  if (v.path === '[vsyscall]') return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_VSYSCALL | VMA.ANON_PRIVATE } };
+  if (v.path === '[vdso]') return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.AREA_VDSO | VMA.ANON_PRIVATE } };
+  if (VVAR_PATHS.has(v.path)) return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.AREA_VVAR | VMA.ANON_PRIVATE } };
+  const anonymous = v.inode === 0;
+  if (anonymous) {
+    if (v.shared) {
+      // Shared anonymous memory of one process: dumped with its pages, re-created shared.
+      return { vma: v, pages: 'all', entry: { ...base, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
+    }
+    const heap = v.path === '[heap]' ? VMA.AREA_HEAP : 0;
+    return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE | heap } };
+  }
+  if (v.path.startsWith('/dev/zero') || v.path.startsWith('/SYSV') || v.path.startsWith('/memfd:')) {
+    if (!v.shared) return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE } };
+    if (v.path.startsWith('/dev/zero')) {
+      return { vma: v, pages: 'all', entry: { ...base, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
+    }
+    throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'SysV shared memory and memfd mappings are not supported yet' });
+  }
+  if (v.deleted) {
+    throw new UnsupportedError(`${pid}: mapping of a deleted file ${v.path} at 0x${v.start.toString(16)}`, {
+      hint: 'the file was removed or replaced (a package upgrade?) while mapped; restart the process before checkpointing',
+    });
+  }
+  const fdflags = v.shared && v.prot & PROT.WRITE ? O.RDWR : O.RDONLY;
+  const id = internRegFile(ctx, pid, v.path, { mapped: true });
+  const entry: Entry = {
+    ...base,
+    pgoff: v.offset,
+    shmid: BigInt(id),
+    flags: (v.shared ? MAP.SHARED : MAP.PRIVATE) | growsdown,
+    status: VMA.AREA_REGULAR | (v.shared ? VMA.FILE_SHARED : VMA.FILE_PRIVATE),
+    fdflags,
+  };
+  return { vma: v, pages: v.shared ? 'none' : 'private', entry };
+}
+
+interface PageRunPlan {
+  readonly vaddr: bigint;
+  readonly nrPages: number;
+  readonly readable: boolean;
+  readonly flags: number;
+}
+
+const BATCH_BYTES = 64 * 1024 * 1024;
+
+/** mm entry, pagemap entries and pages of one task; pages go straight to pages-N.img. */
+export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: bigint; dumpable: number; thpDisabled: boolean }): void {
+  const { pid, stat } = proc;
+  const vmas = readSmaps(pid);
+  const planned = vmas.map((v) => planVma(ctx, pid, v));
+  const exe = readExeLink(pid);
+  const exeId = internRegFile(ctx, pid, exe.replace(/ \(deleted\)$/, ''), { mapped: true });
+  const mm: Entry = {
+    mm_start_code: stat.startCode,
+    mm_end_code: stat.endCode,
+    mm_start_data: stat.startData,
+    mm_end_data: stat.endData,
+    mm_start_stack: stat.startStack,
+    mm_start_brk: stat.startBrk,
+    mm_brk: asked.brk,
+    mm_arg_start: stat.argStart,
+    mm_arg_end: stat.argEnd,
+    mm_env_start: stat.envStart,
+    mm_env_end: stat.envEnd,
+    exe_file_id: exeId,
+    mm_saved_auxv: readAuxv(pid),
+    vmas: planned.map((p) => p.entry),
+    dumpable: asked.dumpable,
+    thp_disabled: asked.thpDisabled,
+  };
+  ctx.images.write('MM', [mm], { id: pid });
+
+  // Which pages exist: one pagemap read per VMA, merged into runs.
+  const t0 = performance.now();
+  const runs: PageRunPlan[] = [];
+  const pmFd = openSync(`/proc/${pid}/pagemap`, 'r');
+  try {
+    for (const p of planned) {
+      if (p.pages === 'none') continue;
+      const entries = readPagemap(pid, p.vma.start, p.vma.end, pmFd);
+      ctx.stats.pages_scanned += entries.length;
+      const flags = p.entry.status & VMA.ANON_PRIVATE ? PE.LAZY | PE.PRESENT : PE.PRESENT;
+      for (const r of presentRuns(entries, p.vma.start, p.pages === 'private')) {
+        runs.push({ vaddr: r.vaddr, nrPages: r.nrPages, readable: (p.vma.prot & PROT.READ) !== 0, flags });
+      }
+    }
+  } finally {
+    closeSync(pmFd);
+  }
+  const pagesId = ctx.pagesIds.next();
+  const pagemap: Entry[] = [{ pages_id: pagesId }];
+  for (const r of runs) pagemap.push({ vaddr: r.vaddr, compat_nr_pages: r.nrPages, nr_pages: BigInt(r.nrPages), flags: r.flags });
+  const total = runs.reduce((s, r) => s + r.nrPages, 0);
+
+  // Copy the pages: batches of up to 64 MiB, one process_vm_readv and one write each.
+  using out = ctx.images.openRaw(`pages-${pagesId}.img`);
+  const buf = Buffer.allocUnsafe(Math.min(BATCH_BYTES, Math.max(PAGE_SIZE, total * PAGE_SIZE)));
+  let done = 0;
+  let readMs = performance.now() - t0;
+  let writeMs = 0;
+  let batch: RemoteRange[] = [];
+  let batchBytes = 0;
+  const flush = (): void => {
+    if (!batchBytes) return;
+    const t1 = performance.now();
+    const n = readRanges(pid, buf, batch);
+    if (n < batchBytes) {
+      // A range process_vm_readv can't read (PROT_NONE): read the rest through /proc/PID/mem.
+      let off = 0;
+      for (const r of batch) {
+        if (off + r.len > n) {
+          const from = Math.max(0, n - off);
+          readProcMem(pid, r.addr + BigInt(from), buf.subarray(off + from, off + r.len));
+        }
+        off += r.len;
+      }
+    }
+    const t2 = performance.now();
+    out.write(buf.subarray(0, batchBytes));
+    const t3 = performance.now();
+    readMs += t2 - t1;
+    writeMs += t3 - t2;
+    done += batchBytes / PAGE_SIZE;
+    ctx.onProgress?.(done, total);
+    batch = [];
+    batchBytes = 0;
+  };
+  for (const r of runs) {
+    let vaddr = r.vaddr;
+    let left = r.nrPages * PAGE_SIZE;
+    while (left > 0) {
+      const len = Math.min(left, buf.length - batchBytes);
+      batch.push({ addr: vaddr, len });
+      batchBytes += len;
+      vaddr += BigInt(len);
+      left -= len;
+      if (batchBytes === buf.length || batch.length >= IOV_MAX * 16) flush();
+    }
+  }
+  flush();
+  out.close();
+  ctx.images.write('PAGEMAP', pagemap, { id: pid });
+  ctx.stats.pages_written += total;
+  ctx.stats.memdump_us += Math.round(readMs * 1000);
+  ctx.stats.memwrite_us += Math.round(writeMs * 1000);
+}
+
+/** ---- restore ---- */
+
+/** An address range free in both the dumped layout and the helper's: for the scratch area. */
+export function findFreeArea(dumped: readonly Entry[], current: readonly Vma[], size: number): bigint {
+  const taken = [...dumped.map((v) => [BigInt(v.start), BigInt(v.end)] as const), ...current.map((v) => [v.start, v.end] as const)].sort((a, b) =>
+    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+  );
+  let at = 0x10000000n; // well above mmap_min_addr, below where binaries load
+  for (const [s, e] of taken) {
+    if (e <= at) continue;
+    if (s >= at + BigInt(size) + PAGE) return at;
+    at = ((e + PAGE - 1n) / PAGE) * PAGE + PAGE;
+  }
+  return at;
+}
+
+/** Unmaps everything of the helper's address space but the scratch area and the vDSO/vvar. */
+export function clearAddressSpace(task: RestoreTask): void {
+  for (const v of readMaps(task.pid)) {
+    if (isSpecial(v) || v.start === task.remote.scratch) continue;
+    task.remote.leader.call('munmap', NR.munmap, v.start, v.end - v.start);
+  }
+}
+
+/** Moves [vvar], [vvar_vclock] and [vdso] together to where the dumped task had them. */
+export function moveVdso(ctx: RestoreContext, task: RestoreTask, vmas: readonly Entry[]): void {
+  const dumpedVdso = vmas.find((v) => v.status & VMA.AREA_VDSO);
+  const mine = readMaps(task.pid).filter((v) => v.path === '[vdso]' || VVAR_PATHS.has(v.path));
+  const myVdso = mine.find((v) => v.path === '[vdso]');
+  if (!dumpedVdso || !myVdso) return;
+  const delta = BigInt(dumpedVdso.start) - myVdso.start;
+  if (delta === 0n) return;
+  if (BigInt(dumpedVdso.end) - BigInt(dumpedVdso.start) !== myVdso.end - myVdso.start) {
+    throw new RuntimeError('the vDSO of this kernel differs from the dumped one', { hint: 'restore on the same kernel as the dump' });
+  }
+  // Move the one whose destination is past the others first, so no move lands on a mapping yet to move.
+  const order = [...mine].sort((a, b) => (a.start < b.start ? -1 : 1));
+  if (delta > 0n) order.reverse();
+  for (const v of order) {
+    const len = v.end - v.start;
+    const r = task.remote.leader.raw(NR.mremap, v.start, len, len, MREMAP.MAYMOVE | MREMAP.FIXED, v.start + delta);
+    if (r < 0n) {
+      throw new RuntimeError(`can't move ${v.path} to 0x${(v.start + delta).toString(16)}: errno ${-r}`, {
+        hint: r === -1n ? 'the kernel seals the vDSO (CONFIG_MSEAL_SYSTEM_MAPPINGS); cryo check reports this' : undefined,
+      });
+    }
+  }
+  task.remote.setSyscallIp(task.remote.leader.syscallIp + delta);
+  ctx.log.debug(`${task.pid}: vdso moved by ${delta}`);
+}
+
+// Scratch layout for page filling: iovecs from 16 KiB on.
+const IOV_OFF = 16 * 1024;
+const IOVS_PER_CALL = Math.min(IOV_MAX, (SCRATCH_SIZE - IOV_OFF) / 16);
+const MAX_PREADV_BYTES = 1 << 30;
+
+/** Maps every VMA at its address, fills the pages from the image, sets final protections. */
+export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry, pagemap: Entry[]): void {
+  const rp = task.remote;
+  const t = rp.leader;
+  const vmas = (mm.vmas ?? []) as Entry[];
+  const head = pagemap[0] as Entry;
+  const entries = pagemap.slice(1);
+  const hasPages = new Set<Entry>();
+  // A VMA gets PROT_WRITE while it is filled when any pagemap run falls inside it.
+  let vi = 0;
+  const sortedVmas = [...vmas].sort((a, b) => (BigInt(a.start) < BigInt(b.start) ? -1 : 1));
+  for (const pe of entries) {
+    const va = BigInt(pe.vaddr);
+    while (vi < sortedVmas.length && BigInt(sortedVmas[vi]!.end) <= va) vi++;
+    const v = sortedVmas[vi];
+    if (!v || BigInt(v.start) > va) throw new RuntimeError(`pagemap-${task.pid}.img: pages at 0x${va.toString(16)} outside any VMA`);
+    hasPages.add(v);
+  }
+  const fileFds = new Map<number, number>();
+  for (const v of vmas) {
+    if (v.status & (VMA.AREA_VSYSCALL | VMA.AREA_VDSO | VMA.AREA_VVAR)) continue;
+    const start = BigInt(v.start);
+    const len = BigInt(v.end) - start;
+    const prot = Number(v.prot) | (hasPages.has(v) ? PROT.WRITE : 0);
+    const flags = (Number(v.flags) & (MAP.SHARED | MAP.PRIVATE | MAP.ANONYMOUS | MAP.GROWSDOWN | MAP.NORESERVE)) | MAP.FIXED;
+    let fd = -1;
+    if (v.status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
+      const id = Number(v.shmid);
+      fd = fileFds.get(id) ?? -1;
+      if (fd < 0) {
+        const file = ctx.files.get(id);
+        if (!file?.reg) throw new RuntimeError(`mm-${task.pid}.img: mapped file id ${id} missing from files.img`);
+        fd = openInTask(task, file.reg.name as string, Number(v.fdflags ?? O.RDONLY));
+        fileFds.set(id, fd);
+      }
+    }
+    t.call('mmap', NR.mmap, start, len, prot, flags, fd, fd >= 0 ? BigInt(v.pgoff) : 0n);
+  }
+  for (const fd of fileFds.values()) t.call('close', NR.close, fd);
+
+  // Pages: the task preadv()s them from pages-N.img, in pagemap order, IOV_MAX ranges a call.
+  const pagesPath = ctx.images.path(`pages-${head.pages_id}.img`);
+  const pfd = openInTask(task, pagesPath, O.RDONLY);
+  let fileOff = 0n;
+  let done = 0;
+  const total = entries.reduce((s, e) => s + (e.flags & PE.PRESENT ? Number(e.nr_pages ?? e.compat_nr_pages) : 0), 0);
+  let iov: Buffer = Buffer.alloc(IOVS_PER_CALL * 16);
+  let n = 0;
+  let bytes = 0;
+  const flush = (): void => {
+    if (!n) return;
+    rp.put(IOV_OFF, iov.subarray(0, n * 16));
+    const got = t.call('preadv', NR.preadv, pfd, rp.scratch + BigInt(IOV_OFF), n, fileOff, 0);
+    if (got !== BigInt(bytes)) throw new RuntimeError(`${pagesPath}: short read of pages (${got} of ${bytes} bytes)`);
+    fileOff += BigInt(bytes);
+    done += bytes / PAGE_SIZE;
+    ctx.onProgress?.(done, total);
+    n = 0;
+    bytes = 0;
+  };
+  for (const e of entries) {
+    if (!(e.flags & PE.PRESENT)) continue;
+    const len = Number(e.nr_pages ?? e.compat_nr_pages) * PAGE_SIZE;
+    if (bytes + len > MAX_PREADV_BYTES) flush();
+    iov.writeBigUInt64LE(BigInt(e.vaddr), n * 16);
+    iov.writeBigUInt64LE(BigInt(len), n * 16 + 8);
+    n++;
+    bytes += len;
+    if (n === IOVS_PER_CALL) flush();
+  }
+  flush();
+  iov = Buffer.alloc(0);
+  t.call('close', NR.close, pfd);
+  ctx.stats.pages_restored += total;
+
+  for (const v of vmas) {
+    if (v.status & (VMA.AREA_VSYSCALL | VMA.AREA_VDSO | VMA.AREA_VVAR)) continue;
+    const start = BigInt(v.start);
+    const len = BigInt(v.end) - start;
+    if (hasPages.has(v) && !(Number(v.prot) & PROT.WRITE)) t.call('mprotect', NR.mprotect, start, len, Number(v.prot));
+    const madv = BigInt(v.madv ?? 0);
+    for (let bit = 0; bit < 64; bit++) if ((madv >> BigInt(bit)) & 1n) t.raw(NR.madvise, start, len, bit);
+  }
+}
+
+/** brk, stack, arg/env, auxv and exe in one PR_SET_MM_MAP (needs no CAP_SYS_RESOURCE). */
+export function restoreMmFields(ctx: RestoreContext, task: RestoreTask, mm: Entry): void {
+  const rp = task.remote;
+  const auxv = (mm.mm_saved_auxv ?? []) as bigint[];
+  const auxBuf = Buffer.alloc(auxv.length * 8);
+  auxv.forEach((w, i) => auxBuf.writeBigUInt64LE(BigInt(w), i * 8));
+  const auxAddr = rp.put(2048, auxBuf);
+  const exe = ctx.files.get(Number(mm.exe_file_id))?.reg?.name as string | undefined;
+  const exeFd = exe ? openInTask(task, exe, O.RDONLY) : -1;
+  const map = Buffer.alloc(104);
+  [
+    mm.mm_start_code, mm.mm_end_code, mm.mm_start_data, mm.mm_end_data, mm.mm_start_brk, mm.mm_brk,
+    mm.mm_start_stack, mm.mm_arg_start, mm.mm_arg_end, mm.mm_env_start, mm.mm_env_end,
+  ].forEach((v, i) => map.writeBigUInt64LE(BigInt(v ?? 0), i * 8));
+  map.writeBigUInt64LE(auxAddr, 88);
+  map.writeUInt32LE(auxBuf.length, 96);
+  map.writeInt32LE(exeFd, 100);
+  rp.leader.call('prctl', NR.prctl, PR.SET_MM, PR_SET_MM_MAP, rp.put(0, map), 104, 0);
+  if (exeFd >= 0) rp.leader.call('close', NR.close, exeFd);
+  if (mm.dumpable !== undefined) rp.leader.raw(NR.prctl, PR.SET_DUMPABLE, Number(mm.dumpable));
+  if (mm.thp_disabled) rp.leader.raw(NR.prctl, PR.SET_THP_DISABLE, 1);
+  ctx.log.debug(`${task.pid}: mm fields set`);
+}
+
+/** Checks that a pages image holds exactly what its pagemap promises (before any process is touched). */
+export function checkPages(ctx: RestoreContext, pid: number, pagemap: Entry[]): void {
+  const head = pagemap[0] as Entry | undefined;
+  if (!head || head.pages_id === undefined) throw new RuntimeError(`pagemap-${pid}.img: no pagemap head`);
+  const want = pagemap.slice(1).reduce((s, e) => s + (e.flags & PE.PRESENT ? Number(e.nr_pages ?? e.compat_nr_pages) : 0), 0);
+  const path = ctx.images.path(`pages-${head.pages_id}.img`);
+  const fd = openSync(path, 'r');
+  try {
+    const probe = Buffer.alloc(1);
+    const size = want * PAGE_SIZE;
+    if (size > 0 && readSync(fd, probe, 0, 1, size - 1) !== 1) throw new RuntimeError(`${path}: shorter than its pagemap (${want} pages)`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export { PM_FILE };

@@ -1,0 +1,126 @@
+// Freezing a process tree with PTRACE_SEIZE + PTRACE_INTERRUPT, and letting it go again.
+// Threads and children are rescanned until stable, so threads and forks that race the freeze are
+// caught: once every thread of a process is stopped it can create no more.
+import { existsSync } from 'node:fs';
+import { InputError, RuntimeError, UnsupportedError } from '../errors.ts';
+import {
+  PTRACE_O,
+  SIG,
+  SyscallError,
+  interrupt,
+  seize,
+  sendSignal,
+  tryDetach,
+  waitTask,
+} from '../native/index.ts';
+import type { Logger } from './log.ts';
+import { listThreads, readChildren, readStat, readStatus, type ProcStat } from './proc/index.ts';
+
+export interface FrozenProcess {
+  readonly pid: number;
+  readonly stat: ProcStat;
+  /** Every thread, leader first. */
+  readonly tids: number[];
+  readonly children: number[];
+}
+
+export interface FrozenTree {
+  readonly root: number;
+  /** Depth-first, parent before children (pstree order). */
+  readonly processes: FrozenProcess[];
+  /** Every seized thread id. */
+  readonly seized: Set<number>;
+}
+
+const DUMP_PTRACE_OPTIONS = PTRACE_O.TRACESYSGOOD;
+
+export function checkPid(pid: number): void {
+  if (!Number.isInteger(pid) || pid <= 0) throw new InputError(`invalid pid ${pid}`);
+  if (!existsSync(`/proc/${pid}`)) throw new InputError(`no process with pid ${pid}`, { hint: 'check the pid with `ps -p PID`' });
+  if (pid === process.pid) throw new InputError('cryo cannot dump itself');
+}
+
+function seizeThread(tid: number, seized: Set<number>, log: Logger): boolean {
+  if (seized.has(tid)) return false;
+  try {
+    seize(tid, DUMP_PTRACE_OPTIONS);
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === 'ESRCH') return false; // exited meanwhile
+    if (e instanceof SyscallError && e.code === 'EPERM') {
+      const tracer = safeTracer(tid);
+      throw new RuntimeError(`can't seize task ${tid}: ${tracer ? `already traced by pid ${tracer}` : 'permission denied'}`, {
+        hint: tracer ? 'detach the debugger/tracer (gdb, strace) first' : 'run cryo as root',
+        cause: e,
+      });
+    }
+    throw e;
+  }
+  seized.add(tid);
+  interrupt(tid);
+  const st = waitTask(tid);
+  if (st.kind !== 'stopped') {
+    seized.delete(tid);
+    return false;
+  }
+  log.debug(`seized ${tid}`);
+  return true;
+}
+
+function safeTracer(tid: number): number {
+  try {
+    return readStatus(tid).tracerPid;
+  } catch {
+    return 0;
+  }
+}
+
+/** Seizes the whole tree. On failure, everything already seized is released. */
+export function seizeTree(root: number, log: Logger): FrozenTree {
+  checkPid(root);
+  const seized = new Set<number>();
+  const processes: FrozenProcess[] = [];
+  try {
+    const visit = (pid: number): void => {
+      const stat = readStat(pid);
+      if (stat.state === 'Z') throw new UnsupportedError(`process ${pid} is a zombie`, { hint: 'zombies in a tree are not supported yet' });
+      const tids: number[] = [];
+      for (let changed = true; changed; ) {
+        changed = false;
+        for (const tid of listThreads(pid)) {
+          if (seizeThread(tid, seized, log)) changed = true;
+          if (seized.has(tid) && !tids.includes(tid)) tids.push(tid);
+        }
+      }
+      tids.sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b));
+      const children = [...new Set(tids.flatMap((t) => readChildren(pid, t)))].sort((a, b) => a - b);
+      processes.push({ pid, stat: readStat(pid), tids, children });
+      for (const c of children) visit(c);
+    };
+    visit(root);
+  } catch (e) {
+    releaseThreads(seized, 'running');
+    throw e;
+  }
+  return { root, processes, seized };
+}
+
+/** How a frozen tree is let go: resumed, left stopped (SIGSTOP), or killed. */
+export function releaseThreads(seized: Iterable<number>, final: 'running' | 'stopped' | 'killed', pids: readonly number[] = []): void {
+  if (final === 'killed') {
+    for (const pid of pids) sendSignal(pid, SIG.SIGKILL);
+    for (const tid of seized) {
+      // Reap the tracer's notifications so the real parent gets the exit.
+      try {
+        for (;;) {
+          const st = waitTask(tid);
+          if (st.kind === 'exited' || st.kind === 'signaled') break;
+          if (st.kind === 'stopped' && !tryDetach(tid)) continue;
+        }
+      } catch {
+        /* already gone */
+      }
+    }
+    return;
+  }
+  for (const tid of seized) tryDetach(tid, final === 'stopped' ? SIG.SIGSTOP : 0);
+}
