@@ -5,3 +5,4 @@ export type { ActionHook, HookEvent, HookName } from './hooks.ts';
 export { createLogger, silentLogger } from './log.ts';
 export type { Logger, LogLevel } from './log.ts';
 export { dump } from './dump.ts';
+export { restore } from './restore.ts';

@@ -248,8 +248,10 @@ export function restoreThreadState(ctx: RestoreContext, task: RestoreTask, tid: 
 /** Credentials, last of all: after them cryo may no longer be allowed to do the rest. */
 export function restoreCreds(ctx: RestoreContext, task: RestoreTask, tid: number, t: RemoteThread): void {
   const rp = task.remote;
-  const c = ((task.cores.get(tid)!.thread_core ?? {}) as Entry).creds as Entry | undefined;
-  if (!c) return;
+  const raw = ((task.cores.get(tid)!.thread_core ?? {}) as Entry).creds as Entry | undefined;
+  if (!raw) return;
+  // Decoded images omit empty repeated fields.
+  const c: Entry = { groups: [], cap_eff: [], cap_prm: [], cap_inh: [], cap_bnd: [], ...raw };
   const now = readStatus(task.pid, tid);
   const same =
     now.uid.join() === [c.uid, c.euid, c.suid, c.fsuid].join() &&
@@ -274,9 +276,9 @@ export function restoreCreds(ctx: RestoreContext, task: RestoreTask, tid: number
   const data = Buffer.alloc(24);
   const [e, p, i] = [c.cap_eff, c.cap_prm, c.cap_inh] as number[][];
   for (let w = 0; w < 2; w++) {
-    data.writeUInt32LE(e![w]! >>> 0, w * 12);
-    data.writeUInt32LE(p![w]! >>> 0, w * 12 + 4);
-    data.writeUInt32LE(i![w]! >>> 0, w * 12 + 8);
+    data.writeUInt32LE((e![w] ?? 0) >>> 0, w * 12);
+    data.writeUInt32LE((p![w] ?? 0) >>> 0, w * 12 + 4);
+    data.writeUInt32LE((i![w] ?? 0) >>> 0, w * 12 + 8);
   }
   t.call('capset', NR.capset, rp.put(IN, hdr), rp.put(IN + 64, data));
   t.call('prctl', NR.prctl, PR.SET_SECUREBITS, Number(c.secbits ?? 0), 0, 0, 0);

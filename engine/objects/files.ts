@@ -292,6 +292,8 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
     pipeData.set(Number(d.entry.pipe_id), d);
   }
   const ghosts: string[] = [];
+  // Spare fds (both ends of each pipe while it is refilled) live above every fd of the image.
+  const spareBase = fdinfo.reduce((m, e) => Math.max(m, Number(e.fd)), 0) + 1;
   try {
     for (const e of fdinfo) {
       const cloexec = (e.flags & FD_CLOEXEC) !== 0;
@@ -317,7 +319,7 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
         const ino = Number(p.pipe_id);
         let ends = pipeEnds.get(ino);
         if (!ends) {
-          ends = createPipe(ctx, task, pipeData.get(ino));
+          ends = createPipe(ctx, task, pipeData.get(ino), spareBase);
           pipeEnds.set(ino, ends);
         }
         const writer = (Number(p.flags) & O.ACCMODE) === O.WRONLY;
@@ -340,13 +342,13 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
 }
 
 /** A pipe created in the task, refilled with its dumped data; returns [read, write] fds kept above the image's fds. */
-function createPipe(ctx: RestoreContext, task: RestoreTask, data: { entry: Entry; payload?: Buffer } | undefined): [number, number] {
+function createPipe(ctx: RestoreContext, task: RestoreTask, data: { entry: Entry; payload?: Buffer } | undefined, spareBase: number): [number, number] {
   const rp = task.remote;
   rp.leader.call('pipe2', NR.pipe2, rp.scratch + BigInt(PATH_OFF), 0);
   const fds = rp.get(PATH_OFF, 8);
   // Move both ends out of the way of fd numbers still to be placed.
   const high = (fd: number): number => {
-    const n = Number(rp.leader.call('fcntl', NR.fcntl, fd, F.DUPFD, 100000));
+    const n = Number(rp.leader.call('fcntl', NR.fcntl, fd, F.DUPFD, spareBase));
     rp.leader.call('close', NR.close, fd);
     return n;
   };

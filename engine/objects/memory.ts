@@ -277,8 +277,9 @@ export function moveVdso(ctx: RestoreContext, task: RestoreTask, vmas: readonly 
         hint: r === -1n ? 'the kernel seals the vDSO (CONFIG_MSEAL_SYSTEM_MAPPINGS); cryo check reports this' : undefined,
       });
     }
+    // Injection runs through the vDSO's syscall instruction: follow it at once.
+    if (v.path === '[vdso]') task.remote.setSyscallIp(task.remote.leader.syscallIp + delta);
   }
-  task.remote.setSyscallIp(task.remote.leader.syscallIp + delta);
   ctx.log.debug(`${task.pid}: vdso moved by ${delta}`);
 }
 
