@@ -6,3 +6,5 @@ export { createLogger, silentLogger } from './log.ts';
 export type { Logger, LogLevel } from './log.ts';
 export { dump } from './dump.ts';
 export { restore } from './restore.ts';
+export { checkKernel } from './check.ts';
+export type { FeatureResult } from './check.ts';

@@ -108,7 +108,10 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
 export function releaseThreads(seized: Iterable<number>, final: 'running' | 'stopped' | 'killed', pids: readonly number[] = []): void {
   if (final === 'killed') {
     for (const pid of pids) sendSignal(pid, SIG.SIGKILL);
-    for (const tid of seized) {
+    // A group leader's exit is reported only once its other threads are reaped: leaders last.
+    const leaders = new Set(pids);
+    const order = [...seized].sort((a, b) => Number(leaders.has(a)) - Number(leaders.has(b)));
+    for (const tid of order) {
       // Reap the tracer's notifications so the real parent gets the exit.
       try {
         for (;;) {

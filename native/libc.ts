@@ -59,5 +59,7 @@ export const sys = {
   write: libc.func('long write(int fd, void *buf, size_t count)') as (fd: number, buf: Uint8Array, count: number) => number,
   close: libc.func('int close(int fd)') as (fd: number) => number,
   getpid: libc.func('int getpid()') as () => number,
+  /** Replaces cryo with another program (CRIU's --exec-cmd): the restored root stays its child. */
+  execvp: libc.func('int execvp(const char *file, const char **argv)') as (file: string, argv: (string | null)[]) => number,
   setsid: libc.func('int setsid()') as () => number,
 };

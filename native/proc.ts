@@ -103,3 +103,10 @@ export function setChildSubreaper(): void {
 export function kcmpFile(pid1: number, fd1: number, pid2: number, fd2: number): boolean {
   return check(sys.syscall(NR.kcmp, pid1, pid2, 0 /* KCMP_FILE */, fd1, fd2, 0), 'kcmp', `${pid1}:${fd1}, ${pid2}:${fd2}`) === 0;
 }
+
+/** execvp(3): only returns on failure. */
+export function execProgram(argv: readonly string[]): never {
+  sys.execvp(argv[0]!, [...argv, null]);
+  check(-1, 'execvp', argv[0]!);
+  throw new Error('unreachable');
+}

@@ -2,7 +2,7 @@
 // reports, and make sure nothing a test started outlives it.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -115,15 +115,26 @@ function isSleepingAfterExec(pid: number): boolean {
 export async function startTarget(cmd: readonly string[], opts: StartOptions = {}): Promise<Target> {
   const [file, ...args] = cmd;
   if (file === undefined) throw new Error('startTarget: empty command');
+  // stdout/stderr go to a file, not a pipe: libuv's stdio pipes are unix sockets, which a
+  // checkpoint of the target would have to handle; a real service's stdio is a file or a tty.
+  const outPath = join(mkdtempSync(join(tmpdir(), 'cryo-target-')), 'stdout');
+  const outFd = openSync(outPath, 'a');
   const child: ChildProcess = spawn(file, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', outFd, outFd],
   });
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  closeSync(outFd);
+  let outCache = '';
+  const readOut = (): string => {
+    try {
+      outCache = readFileSync(outPath, 'utf8');
+    } catch {
+      /* removed */
+    }
+    return outCache;
+  };
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal }));
     child.on('error', () => resolve({ code: null, signal: null }));
@@ -133,7 +144,7 @@ export async function startTarget(cmd: readonly string[], opts: StartOptions = {
   const pid = child.pid;
   if (pid === undefined) {
     await exited;
-    throw new Error(`cannot start ${cmd.join(' ')}: ${out}`);
+    throw new Error(`cannot start ${cmd.join(' ')}: ${readOut()}`);
   }
   let comm = '';
   let stopping: Promise<void> | undefined;
@@ -143,7 +154,7 @@ export async function startTarget(cmd: readonly string[], opts: StartOptions = {
       return comm;
     },
     exited,
-    output: () => out,
+    output: readOut,
     stop() {
       stopping ??= (async () => {
         if (!gone) {
@@ -160,12 +171,12 @@ export async function startTarget(cmd: readonly string[], opts: StartOptions = {
   opts.t?.after(() => target.stop());
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
-  const isReady = (): boolean => (opts.ready === 'sleeping' ? isSleepingAfterExec(pid) : /^ready$/m.test(out));
+  const isReady = (): boolean => (opts.ready === 'sleeping' ? isSleepingAfterExec(pid) : /^ready$/m.test(readOut()));
   while (!isReady()) {
     if (gone || Date.now() > deadline) {
       await target.stop();
       const why = gone ? `exited (${JSON.stringify(await exited)})` : 'timed out';
-      throw new Error(`target ${cmd.join(' ')} ${why} before ready; output:\n${out}`);
+      throw new Error(`target ${cmd.join(' ')} ${why} before ready; output:\n${readOut()}`);
     }
     await sleep(10);
   }

@@ -1,0 +1,77 @@
+// `cryo dump -t PID -D DIR`: CRIU's dump, with its options and meanings.
+import { readFileSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { InputError } from '../../errors.ts';
+import { actionScripts, dump } from '../../engine/index.ts';
+import { fmtBytes, fmtUs, loggerFor, progressReporter, withLogOptions, type LogArgs } from '../common.ts';
+
+interface Args extends LogArgs {
+  readonly tree?: number;
+  readonly pidfile?: string;
+  readonly 'images-dir': string;
+  readonly 'leave-running'?: boolean;
+  readonly 'leave-stopped'?: boolean;
+  readonly 'shell-job'?: boolean;
+  readonly 'action-script'?: string[];
+  readonly 'print-stats'?: boolean;
+  readonly json?: boolean;
+}
+
+export const dumpCommand: CommandModule<object, Args> = {
+  command: 'dump',
+  describe: 'Checkpoint a process to a directory of images (the process is killed unless -R or -s)',
+  builder: (y) =>
+    withLogOptions(y)
+      .option('tree', { alias: 't', type: 'number', describe: 'pid of the process to dump' })
+      .option('pidfile', { type: 'string', describe: 'read the pid to dump from this file (instead of -t)' })
+      .option('images-dir', { alias: 'D', type: 'string', default: '.', describe: 'directory to write the images to' })
+      .option('leave-running', { alias: 'R', type: 'boolean', describe: 'leave the process running after the dump' })
+      .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the process stopped after the dump' })
+      .option('shell-job', { alias: 'j', type: 'boolean', describe: 'allow a process that is not a session leader (a shell job)' })
+      .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
+      .option('print-stats', { alias: 'display-stats', type: 'boolean', describe: 'print the dump statistics' })
+      .option('json', { type: 'boolean', describe: 'print the result and statistics as JSON' })
+      .conflicts('leave-running', 'leave-stopped') as never,
+  handler: async (argv) => {
+    let pid = argv.tree;
+    if (pid === undefined && argv.pidfile) pid = Number(readFileSync(argv.pidfile, 'utf8').trim());
+    if (pid === undefined || !Number.isInteger(pid)) throw new InputError('no process given: use -t PID (or --pidfile FILE)');
+    const log = loggerFor(argv, argv['images-dir']);
+    const progress = progressReporter('dump');
+    const ac = new AbortController();
+    const onSigint = (): void => ac.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const r = await dump({
+        pid,
+        imagesDir: argv['images-dir'],
+        leaveRunning: argv['leave-running'],
+        leaveStopped: argv['leave-stopped'],
+        shellJob: argv['shell-job'],
+        hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,
+        log,
+        signal: ac.signal,
+        onProgress: progress.onProgress,
+      });
+      progress.done();
+      const s = r.stats;
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify({ images_dir: r.imagesDir, pids: r.pids, final: r.final, ...s })}\n`);
+      } else if (argv['print-stats']) {
+        process.stdout.write(
+          `Displaying dump stats:\nFreezing time: ${s.freezing_time} us\nFrozen time: ${s.frozen_time} us\nMemory dump time: ${s.memdump_time} us\n` +
+            `Memory write time: ${s.memwrite_time} us\nMemory pages scanned: ${s.pages_scanned}\nMemory pages skipped from parent: ${s.pages_skipped_parent}\n` +
+            `Memory pages written: ${s.pages_written}\nImage size: ${s.image_bytes} bytes\n`,
+        );
+      } else if (process.stderr.isTTY) {
+        process.stderr.write(
+          `dumped ${r.pids.join(',')} to ${r.imagesDir} (${r.final}): frozen ${fmtUs(s.frozen_time)}, ${s.pages_written} pages, images ${fmtBytes(s.image_bytes)}\n`,
+        );
+      }
+    } finally {
+      progress.done();
+      process.off('SIGINT', onSigint);
+      log.close();
+    }
+  },
+};

@@ -1,0 +1,153 @@
+// `cryo check`: a table of named probes of the kernel features the engine relies on, each run
+// for real against a helper process (CRIU's cr-check.c feature_list).
+import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { NR, SIG, getRseqConfig, pidfdGetfd, pidfdOpen, closeFd, sendSignal, sys, waitTask, lastErrno } from '../native/index.ts';
+import { startHelper, type Helper } from './helper.ts';
+import { RemoteProcess, findVdsoSyscall } from './remote.ts';
+import { readSmaps } from './proc/index.ts';
+
+export interface FeatureResult {
+  readonly name: string;
+  readonly ok: boolean;
+  /** required: dump/restore can't work without it; extra: some trees or options need it. */
+  readonly level: 'required' | 'extra';
+  readonly detail: string;
+}
+
+interface Probe {
+  readonly name: string;
+  readonly level: 'required' | 'extra';
+  run(h: HelperSession): string; // throws when missing
+}
+
+interface HelperSession {
+  readonly helper: Helper;
+  readonly remote: RemoteProcess;
+}
+
+function freePid(): number {
+  const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+  for (let p = Math.floor(max * 0.9); p > 300; p--) if (!existsSync(`/proc/${p}`)) return p;
+  throw new Error('no free pid');
+}
+
+const PROBES: readonly Probe[] = [
+  { name: 'ptrace_seize', level: 'required', run: () => 'PTRACE_SEIZE + PTRACE_INTERRUPT' },
+  {
+    name: 'clone3_set_tid',
+    level: 'required',
+    run: ({ remote }) => {
+      const want = freePid();
+      const tid = Buffer.alloc(8);
+      tid.writeInt32LE(want, 0);
+      const tidAddr = remote.put(1024, tid);
+      const args = Buffer.alloc(88);
+      args.writeBigUInt64LE(BigInt(SIG.SIGCHLD), 32);
+      args.writeBigUInt64LE(tidAddr, 64);
+      args.writeBigUInt64LE(1n, 72);
+      const r = remote.leader.raw(NR.clone3, remote.put(0, args), 88);
+      if (r < 0n) throw new Error(`clone3 failed: errno ${-r}`);
+      sendSignal(Number(r), SIG.SIGKILL);
+      try {
+        for (let st = waitTask(Number(r)); st.kind === 'stopped'; st = waitTask(Number(r)));
+      } catch {
+        /* reaped */
+      }
+      if (Number(r) !== want) throw new Error(`asked for pid ${want}, got ${r}`);
+      return `created pid ${want}`;
+    },
+  },
+  {
+    name: 'prctl_mm_map',
+    level: 'required',
+    run: ({ remote }) => {
+      remote.leader.call('prctl', NR.prctl, 35 /* PR_SET_MM */, 15 /* PR_SET_MM_MAP_SIZE */, remote.scratch, 0, 0);
+      const size = remote.get(0, 4).readUInt32LE(0);
+      if (size !== 104) throw new Error(`sizeof(struct prctl_mm_map) is ${size}, cryo knows 104`);
+      return 'PR_SET_MM_MAP (struct of 104 bytes)';
+    },
+  },
+  {
+    name: 'pidfd_getfd',
+    level: 'required',
+    run: ({ helper }) => {
+      const pidfd = pidfdOpen(helper.pid);
+      try {
+        closeFd(pidfdGetfd(pidfd, 0, helper.pid));
+      } finally {
+        closeFd(pidfd);
+      }
+      return 'pidfd_open + pidfd_getfd';
+    },
+  },
+  {
+    name: 'get_rseq_conf',
+    level: 'required',
+    run: ({ helper }) => {
+      const c = getRseqConfig(helper.pid);
+      return c.rseqAbiPointer ? `rseq area at 0x${c.rseqAbiPointer.toString(16)}` : 'supported (helper has no rseq)';
+    },
+  },
+  {
+    name: 'vdso_movable',
+    level: 'required',
+    run: ({ helper }) => {
+      const v = readSmaps(helper.pid).find((e) => e.path === '[vdso]');
+      if (v?.vmFlags.includes('sl')) throw new Error('the vDSO is sealed (CONFIG_MSEAL_SYSTEM_MAPPINGS): cryo cannot move it to the dumped address');
+      return v ? 'vDSO not sealed' : 'no vDSO';
+    },
+  },
+  {
+    name: 'mem_dirty_track',
+    level: 'extra',
+    run: () => {
+      // Soft-dirty (bit 55) or PAGEMAP_SCAN: needed for incremental dumps (pre-dump).
+      const fd = openSync('/proc/self/pagemap', 'r');
+      try {
+        const arg = Buffer.alloc(96);
+        arg.writeBigUInt64LE(96n, 0);
+        const r = sys.ioctlBuf(fd, 0xc0606610 /* PAGEMAP_SCAN */, arg);
+        if (r < 0 && lastErrno() === 25 /* ENOTTY */) throw new Error('neither soft-dirty nor PAGEMAP_SCAN');
+        return 'PAGEMAP_SCAN (no soft-dirty on this kernel is fine)';
+      } finally {
+        closeSync(fd);
+      }
+    },
+  },
+  {
+    name: 'uffd',
+    level: 'extra',
+    run: () => {
+      const fd = sys.syscall(NR.userfaultfd, 0o2000000 | 0o4000, 0, 0, 0, 0, 0);
+      if (fd < 0) throw new Error(`userfaultfd: errno ${lastErrno()}`);
+      closeFd(fd);
+      return 'userfaultfd (lazy restore)';
+    },
+  },
+];
+
+export function checkKernel(): FeatureResult[] {
+  const results: FeatureResult[] = [];
+  let session: HelperSession | undefined;
+  try {
+    const helper = startHelper();
+    const remote = new RemoteProcess(helper.pid, findVdsoSyscall(helper.pid));
+    remote.mapScratch();
+    session = { helper, remote };
+  } catch (e) {
+    results.push({ name: 'ptrace_seize', ok: false, level: 'required', detail: (e as Error).message });
+    return results;
+  }
+  try {
+    for (const p of PROBES) {
+      try {
+        results.push({ name: p.name, ok: true, level: p.level, detail: p.run(session) });
+      } catch (e) {
+        results.push({ name: p.name, ok: false, level: p.level, detail: (e as Error).message });
+      }
+    }
+  } finally {
+    session.helper.kill();
+  }
+  return results;
+}
