@@ -16,6 +16,7 @@ import { dumpMemory } from './objects/memory.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
 import { releaseThreads, seizeTree, type FrozenTree } from './tree.ts';
 import { xsaveLayout } from './x86.ts';
+import { faultPoint } from './faults.ts';
 import { criuDumpStats, imageDirSize } from './stats.ts';
 
 type Entry = Record<string, any>;
@@ -37,6 +38,7 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   try {
     remote.mapScratch();
     const cores = collectCores(ctx, task);
+    faultPoint('injecting');
     const t = remote.leader;
     return {
       cores,
@@ -76,6 +78,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     releaseThreads(tree.seized, final, pids);
   };
   try {
+    faultPoint('seized');
     if (tree.processes.length > 1) {
       throw new UnsupportedError(`process ${opts.pid} has child processes (${tree.processes.slice(1).map((p) => p.pid).join(', ')})`, {
         hint: 'process trees are not supported yet; dump a single (multi-threaded) process',
@@ -109,14 +112,18 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       const taskIds = kobj.task(proc.pid);
       const injected = inject(ctx, tree, proc.pid);
       log.debug(`${proc.pid}: task state collected`);
+      faultPoint('collected');
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
       dumpFds(ctx, proc, taskIds.files_id);
+      faultPoint('fds');
       opts.signal?.throwIfAborted();
       dumpMemory(ctx, proc, injected);
+      faultPoint('memory');
       pstree.push({ pid: proc.pid, ppid: proc.pid === tree.root ? 0 : proc.stat.ppid, pgid: proc.stat.pgrp, sid: proc.stat.session, threads: proc.tids });
     }
     writeFileImages(ctx);
+    faultPoint('images');
     writePipeData(ctx);
     images.write('PSTREE', pstree);
     const stats: DumpStats = {
