@@ -7,7 +7,7 @@ import { NR, PR } from '../native/index.ts';
 import type { DumpOptions, DumpResult, DumpStats } from './api.ts';
 import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
 import type { HookName } from './hooks.ts';
-import { ImageWriter } from './images/index.ts';
+import { ImageWriter, hasMessage } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { collectCores } from './objects/core.ts';
 import { dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
@@ -66,6 +66,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   await hook('pre-dump', opts.pid);
   opts.signal?.throwIfAborted();
 
+  // Load the image schemas before freezing: parsing the .proto files takes longer than a
+  // small dump and would all be frozen time.
+  hasMessage('core_entry');
   const t0 = performance.now();
   const tree = seizeTree(opts.pid, log);
   const tFrozen = performance.now();
