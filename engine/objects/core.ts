@@ -176,7 +176,11 @@ export function restoreTaskState(ctx: RestoreContext, task: RestoreTask): void {
       const it = timers[name] as Entry | undefined;
       if (!it) return;
       const b = Buffer.alloc(32);
-      [it.isec, it.iusec, it.vsec, it.vusec].forEach((v, i) => b.writeBigUInt64LE(BigInt(v ?? 0), i * 8));
+      let [vsec, vusec] = [BigInt(it.vsec ?? 0), BigInt(it.vusec ?? 0)];
+      // A periodic timer caught between expiry and re-arm reads as 0 (its signal is pending and
+      // re-arms it on delivery); setitimer with 0 would disarm it: it fires again one interval on.
+      if (vsec === 0n && vusec === 0n) [vsec, vusec] = [BigInt(it.isec ?? 0), BigInt(it.iusec ?? 0)];
+      [BigInt(it.isec ?? 0), BigInt(it.iusec ?? 0), vsec, vusec].forEach((v, i) => b.writeBigUInt64LE(v, i * 8));
       rp.leader.call('setitimer', NR.setitimer, which, rp.put(IN, b), 0);
     });
   }

@@ -125,7 +125,7 @@ function dumpGhost(ctx: DumpContext, f: FdFacts, id: number, size: number, st: R
   const remapId = ctx.fileIds.next();
   const ms = (t: number): Entry => ({ tv_sec: BigInt(Math.floor(t / 1000)), tv_usec: BigInt(Math.round((t % 1000) * 1000)) });
   const ghost: Entry = {
-    uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), dev: BigInt(st.dev), ino: BigInt(st.ino),
+    uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), dev: Number(st.dev) >>> 0, ino: BigInt(st.ino),
     atim: ms(Number(st.atimeMs)), mtim: ms(Number(st.mtimeMs)), chunks: false, size: BigInt(size),
   };
   ctx.images.write('GHOST_FILE', [ghost], { id: remapId, payloads: [content] });

@@ -1,0 +1,64 @@
+// zdtm-style state checks: each target sets up one kind of state, reports it, is dumped and
+// restored, and must report the same state afterwards (and keep working).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCryo } from '../helpers/cryo.ts';
+import { buildTarget, parseReport, requestReport, startTarget } from '../helpers/targets.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+async function dumpAndRestore(pid: number, images: string): Promise<void> {
+  const d = await runCryo(['dump', '-t', String(pid), '-D', images, '-v4', '-o', 'dump.log']);
+  assert.equal(d.code, 0, `dump failed: ${d.stderr}`);
+  const r = await runCryo(['restore', '-D', images, '-d', '-v4', '-o', 'restore.log']);
+  assert.equal(r.code, 0, `restore failed: ${r.stderr}`);
+  assert.ok(existsSync(`/proc/${pid}`), 'restored with the same pid');
+}
+
+test('signal handlers, masks, pending signals, sigaltstack, itimer, umask, rlimit, cwd, comm survive', async (t) => {
+  const dir = tmpDir('cryo-sigstate', t);
+  const log = join(dir, 'report.log');
+  const target = await startTarget([buildTarget('sigstate'), log, dir], { t });
+  const before = parseReport(await requestReport(target.pid, log));
+  await dumpAndRestore(target.pid, join(dir, 'img'));
+  const after = parseReport(await requestReport(target.pid, log));
+  for (const k of Object.keys(before)) {
+    if (k === 'alarms' || k === 'usr2s') continue;
+    assert.equal(after[k], before[k], `${k} changed: ${before[k]} → ${after[k]}`);
+  }
+  // The itimer keeps firing after the restore.
+  const later = parseReport(await requestReport(target.pid, log));
+  assert.ok(Number(later.alarms) > Number(after.alarms) || Number(after.alarms) > Number(before.alarms), 'SIGALRMs keep coming');
+});
+
+test('regular files (offsets, O_APPEND, close-on-exec, shared offsets), char devices and a deleted file survive', async (t) => {
+  const dir = tmpDir('cryo-files', t);
+  const log = join(dir, 'report.log');
+  const target = await startTarget([buildTarget('files'), log, dir], { t });
+  const before = parseReport(await requestReport(target.pid, log));
+  await dumpAndRestore(target.pid, join(dir, 'img'));
+  const after = parseReport(await requestReport(target.pid, log));
+  for (const name of ['data', 'null', 'zero', 'urandom', 'ghost', 'cloexec', 'dup100']) assert.equal(after[name], before[name], `fd ${name}`);
+  // log: same fd, flags and O_APPEND; its position grows with each report.
+  assert.equal(after.log!.split('/').slice(0, 3).join('/'), before.log!.split('/').slice(0, 3).join('/'));
+  assert.equal(after.ghost_content, before.ghost_content, 'deleted file content');
+  assert.equal(after.data_ok, 'ok');
+  assert.equal(after.zero_ok, 'ok');
+  assert.equal(after.shared_ok, 'ok', 'dup()ed fds still share one offset');
+  assert.ok(Number(after.logsize) > Number(before.logsize), 'the O_APPEND log keeps growing');
+  assert.equal(existsSync(join(dir, 'ghost.txt')), false, 'the deleted file is deleted again');
+});
+
+test('private, copied-on-write, shared, PROT_NONE and read-only mappings and brk survive', async (t) => {
+  const dir = tmpDir('cryo-mmaps', t);
+  const log = join(dir, 'report.log');
+  const target = await startTarget([buildTarget('mmaps'), log, dir], { t });
+  const before = parseReport(await requestReport(target.pid, log));
+  assert.equal(before.all, 'ok');
+  await dumpAndRestore(target.pid, join(dir, 'img'));
+  const after = parseReport(await requestReport(target.pid, log));
+  assert.equal(after.all, 'ok', JSON.stringify(after));
+  assert.equal(after.brk_end, before.brk_end, 'brk');
+  assert.equal(Number(after.gen), Number(before.gen) + 1, 'the shared mapping still maps the file');
+});
