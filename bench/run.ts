@@ -1,0 +1,604 @@
+// `npm run bench`: how fast cryo dumps and restores, and (with CRIU_BIN) how that compares to CRIU.
+//
+// Each case is a small C target (test/targets/bench_*.c) started in its own session (setsid),
+// stdout to a file. One run of a case, per tool:
+//   start the target → `dump -R` (timed; the target must still run) → `dump` (kill, timed) →
+//   `restore -d` of that dump (timed) → SIGUSR1: the restored target checks its memory / threads /
+//   fds and reports ok → kill it.
+// The first run of each case is a warm-up and is not counted. With CRIU_BIN the tools alternate
+// run by run (cryo first on even runs, CRIU first on odd ones) so neither gets the warmer cache.
+// Wall times are of the whole command (cryo: `node bin/cryo.js …`, including Node's start-up;
+// CRIU: the binary), frozen times come from the dump statistics (stats-dump).
+//
+//   node dist/bench/run.js [--quick] [--case NAME]... [--runs N]
+//
+// A full run writes bench/results/latest.{md,json} and a copy under bench/results/history/;
+// --quick / --case / --runs write bench/results/partial.{md,json} instead.
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeImageFile } from '../engine/images/index.ts';
+
+// ---------- repository, options ----------
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'tsconfig.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('no repository root above the bench script');
+    dir = up;
+  }
+}
+
+const ROOT = repoRoot();
+const CRYO = join(ROOT, 'bin', 'cryo.js');
+const RESULTS = join(ROOT, 'bench', 'results');
+const MIB = 2 ** 20;
+
+interface Options {
+  quick: boolean;
+  cases: string[];
+  runs: number;
+  runsGiven: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const o: Options = { quick: false, cases: [], runs: 5, runsGiven: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--case' || a.startsWith('--case=')) o.cases.push(value());
+    else if (a === '--runs' || a.startsWith('--runs=')) {
+      o.runs = Number(value());
+      o.runsGiven = true;
+      if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs needs a positive integer');
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: node dist/bench/run.js [--quick] [--case NAME]... [--runs N]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  if (o.quick && !o.runsGiven) o.runs = 2;
+  return o;
+}
+
+// ---------- cases ----------
+
+interface CaseDef {
+  readonly name: string;
+  readonly what: string;
+  readonly target: string;
+  /** argv after the binary; `report` is the report file, `dir` a scratch directory. */
+  readonly args: (report: string, dir: string) => string[];
+  /** Dirty anonymous bytes the target holds (for MB/s); undefined: MB/s is not shown. */
+  readonly dirtyBytes?: number;
+  /** The report line a healthy target writes on SIGUSR1. */
+  readonly ok: RegExp;
+  readonly slow?: boolean;
+}
+
+const CASES: readonly CaseDef[] = [
+  { name: 'mem-64M', what: '64 MiB dirty anonymous memory', target: 'bench_mem', args: (r) => [r, '64'], dirtyBytes: 64 * MIB, ok: /^mem=ok mib=64$/ },
+  { name: 'mem-512M', what: '512 MiB dirty anonymous memory', target: 'bench_mem', args: (r) => [r, '512'], dirtyBytes: 512 * MIB, ok: /^mem=ok mib=512$/ },
+  { name: 'mem-2G', what: '2 GiB dirty anonymous memory', target: 'bench_mem', args: (r) => [r, '2048'], dirtyBytes: 2048 * MIB, ok: /^mem=ok mib=2048$/, slow: true },
+  { name: 'vmas-10k', what: '10,000 one-page VMAs, alternating rw/ro', target: 'bench_vmas', args: (r) => [r, '10000'], dirtyBytes: 10000 * 4096, ok: /^vmas=ok n=10000 / },
+  { name: 'threads-100', what: '100 threads', target: 'bench_threads', args: (r) => [r, '100'], ok: /^threads=ok n=100 tasks=101$/ },
+  { name: 'fds-1k', what: '1,000 open fds (/dev/null, regular files)', target: 'bench_fds', args: (r, d) => [r, d, '1000'], ok: /^fds=ok n=1000$/ },
+];
+
+// ---------- tools ----------
+
+interface Tool {
+  readonly name: 'cryo' | 'criu';
+  dumpCmd(pid: number, dir: string, leaveRunning: boolean): string[];
+  restoreCmd(dir: string): string[];
+}
+
+const cryoTool: Tool = {
+  name: 'cryo',
+  dumpCmd: (pid, dir, r) => [process.execPath, CRYO, 'dump', '-t', String(pid), '-D', dir, ...(r ? ['-R'] : []), '--json'],
+  restoreCmd: (dir) => [process.execPath, CRYO, 'restore', '-D', dir, '-d', '--json'],
+};
+
+function criuTool(bin: string): Tool {
+  // The targets are session leaders, so no --shell-job; logs go to the images directory.
+  return {
+    name: 'criu',
+    dumpCmd: (pid, dir, r) => [bin, 'dump', '-t', String(pid), '-D', dir, ...(r ? ['-R'] : []), '-o', 'dump.log'],
+    restoreCmd: (dir) => [bin, 'restore', '-D', dir, '-d', '-o', 'restore.log'],
+  };
+}
+
+// ---------- processes ----------
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for `p` at most `ms`; the timer does not keep the process alive. */
+const atMost = (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+
+interface CmdResult {
+  readonly ms: number;
+  readonly stdout: string;
+}
+
+/** Runs a command to completion; wall time from spawn to exit. Throws on failure or timeout. */
+function runCmd(argv: readonly string[], timeoutMs: number): Promise<CmdResult> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+      err += `\n(killed after ${timeoutMs} ms)`;
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      const ms = performance.now() - t0;
+      clearTimeout(timer);
+      if (code === 0) resolve({ ms, stdout: out });
+      else reject(new Error(`${argv.slice(0, 3).join(' ')}… exited ${code ?? signal}: ${(err || out).trim().slice(-2000)}`));
+    });
+  });
+}
+
+/** Processes this bench started or restored, killed on the way out whatever happens. */
+const live = new Set<number>();
+
+function killQuiet(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+function procState(pid: number): string | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+function procComm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const isAlive = (pid: number): boolean => {
+  const s = procState(pid);
+  return s !== undefined && s !== 'Z' && s !== 'X';
+};
+
+/** Kills a restored target (not our child: init reaps it) and waits until it is gone. */
+async function killRestored(pid: number): Promise<void> {
+  killQuiet(pid);
+  for (let i = 0; i < 1000 && procState(pid) !== undefined; i++) await sleep(10);
+  live.delete(pid);
+}
+
+interface Target {
+  readonly pid: number;
+  readonly comm: string;
+  readonly report: string;
+  readonly exited: Promise<void>;
+  gone: boolean;
+}
+
+/** Starts a bench target in its own session, stdout/stderr to a file, and waits for "ready". */
+async function startTarget(bin: string, args: readonly string[], dir: string): Promise<Target> {
+  const outPath = join(dir, 'stdout');
+  const outFd = openSync(outPath, 'a');
+  const child = spawn(bin, args, { cwd: dir, detached: true, stdio: ['ignore', outFd, outFd] });
+  closeSync(outFd);
+  const pid = child.pid;
+  let gone = false;
+  const exited = new Promise<void>((resolve) => {
+    child.on('exit', () => resolve());
+    child.on('error', () => resolve());
+  });
+  void exited.then(() => (gone = true));
+  if (pid === undefined) {
+    await exited;
+    throw new Error(`cannot start ${bin}`);
+  }
+  live.add(pid);
+  const deadline = Date.now() + 120_000;
+  while (!/^ready$/m.test(readFileSync(outPath, 'utf8'))) {
+    if (gone || Date.now() > deadline) {
+      killQuiet(pid);
+      live.delete(pid);
+      throw new Error(`${bin} ${gone ? 'exited' : 'timed out'} before ready: ${readFileSync(outPath, 'utf8').slice(-500)}`);
+    }
+    await sleep(10);
+  }
+  const t: Target = {
+    pid,
+    comm: procComm(pid) ?? '',
+    report: args[0]!,
+    exited,
+    get gone() {
+      return gone;
+    },
+  };
+  return t;
+}
+
+/** SIGUSR1, then the next line the target appends to its report file. */
+async function requestReport(pid: number, report: string, timeoutMs = 60_000): Promise<string> {
+  const since = existsSync(report) ? statSync(report).size : 0;
+  process.kill(pid, 'SIGUSR1');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = existsSync(report) ? readFileSync(report).subarray(since).toString() : '';
+    const nl = text.indexOf('\n');
+    if (nl >= 0) return text.slice(0, nl);
+    if (Date.now() > deadline) throw new Error(`no report from ${pid} after ${timeoutMs} ms`);
+    if (!isAlive(pid)) throw new Error(`target ${pid} died before reporting`);
+    await sleep(10);
+  }
+}
+
+// ---------- one run ----------
+
+function dirBytes(dir: string, only?: RegExp): number {
+  let n = 0;
+  for (const name of readdirSync(dir)) {
+    if (only && !only.test(name)) continue;
+    const st = statSync(join(dir, name), { throwIfNoEntry: false });
+    if (st?.isFile()) n += st.size;
+  }
+  return n;
+}
+
+function readStats(file: string, key: 'dump' | 'restore'): Record<string, number> {
+  const img = decodeImageFile(file);
+  const entry = img.entries[0] as Record<string, Record<string, unknown>> | undefined;
+  const raw = entry?.[key] ?? {};
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+}
+
+interface DumpSample {
+  readonly wallMs: number;
+  readonly frozenUs: number;
+  readonly imageBytes: number;
+  readonly pagesBytes: number;
+  readonly stats: Record<string, number>;
+}
+
+interface RestoreSample {
+  readonly wallMs: number;
+  readonly stats: Record<string, number>;
+  readonly report: string;
+}
+
+interface RunResult {
+  readonly tool: string;
+  readonly run: number;
+  readonly warmup: boolean;
+  dumpR?: DumpSample;
+  dump?: DumpSample;
+  restore?: RestoreSample;
+  error?: string;
+}
+
+const OP_TIMEOUT = 300_000;
+
+async function timedDump(tool: Tool, pid: number, dir: string, leaveRunning: boolean): Promise<DumpSample> {
+  const r = await runCmd(tool.dumpCmd(pid, dir, leaveRunning), OP_TIMEOUT);
+  const stats = tool.name === 'cryo' ? (JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>) : readStats(join(dir, 'stats-dump'), 'dump');
+  return { wallMs: r.ms, frozenUs: Number(stats['frozen_time']), imageBytes: dirBytes(dir), pagesBytes: dirBytes(dir, /^pages-\d+\.img$/), stats: pick(stats) };
+}
+
+function pick(s: Record<string, unknown>): Record<string, number> {
+  const keep = ['freezing_time', 'frozen_time', 'memdump_time', 'memwrite_time', 'pages_scanned', 'pages_written', 'image_bytes', 'forking_time', 'restore_time', 'pages_restored'];
+  return Object.fromEntries(keep.filter((k) => s[k] !== undefined).map((k) => [k, Number(s[k])]));
+}
+
+async function oneRun(c: CaseDef, tool: Tool, bin: string, run: number, warmup: boolean, scratch: string): Promise<RunResult> {
+  const res: RunResult = { tool: tool.name, run, warmup };
+  const work = mkdtempSync(join(scratch, `${c.name}-${tool.name}-`));
+  let target: Target | undefined;
+  let restoredPid: number | undefined;
+  try {
+    target = await startTarget(bin, c.args(join(work, 'report'), work), work);
+    const imgR = join(work, 'img-R');
+    const img = join(work, 'img');
+    res.dumpR = await timedDump(tool, target.pid, imgR, true);
+    if (!isAlive(target.pid)) throw new Error(`dump -R: target ${target.pid} is not running afterwards`);
+    rmSync(imgR, { recursive: true, force: true });
+
+    res.dump = await timedDump(tool, target.pid, img, false);
+    await atMost(target.exited, 10_000);
+    if (!target.gone) throw new Error(`dump: target ${target.pid} still runs after the dump`);
+    live.delete(target.pid);
+
+    const r = await runCmd(tool.restoreCmd(img), OP_TIMEOUT);
+    let pid = target.pid;
+    let stats: Record<string, number>;
+    if (tool.name === 'cryo') {
+      const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+      pid = Number(j['pid']);
+      stats = pick(j);
+    } else {
+      stats = existsSync(join(img, 'stats-restore')) ? pick(readStats(join(img, 'stats-restore'), 'restore')) : {};
+    }
+    restoredPid = pid;
+    live.add(pid);
+    if (!isAlive(pid) || procComm(pid) !== target.comm) throw new Error(`restore: no live ${target.comm} with pid ${pid}`);
+    const report = await requestReport(pid, target.report);
+    if (!c.ok.test(report)) throw new Error(`restored target reports: ${report}`);
+    res.restore = { wallMs: r.ms, stats, report };
+  } catch (e) {
+    res.error = (e as Error).message;
+  } finally {
+    if (restoredPid !== undefined) await killRestored(restoredPid);
+    if (target && !target.gone) {
+      killQuiet(target.pid);
+      await atMost(target.exited, 10_000);
+      live.delete(target.pid);
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+  return res;
+}
+
+// ---------- statistics, formatting ----------
+
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+function spread(xs: readonly number[]): Spread | undefined {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return undefined;
+  const m = v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  return { median: m, min: v[0]!, max: v[v.length - 1]!, n: v.length };
+}
+
+interface OpSummary {
+  readonly wallMs?: Spread;
+  readonly frozenMs?: Spread;
+  /** dirty bytes / median wall time, MB/s (10^6 B/s). */
+  readonly mbps?: number;
+  readonly imageBytes?: number;
+  readonly failures: number;
+}
+
+type OpName = 'dump' | 'dumpR' | 'restore';
+const OPS: readonly { op: OpName; label: string }[] = [
+  { op: 'dump', label: 'dump' },
+  { op: 'dumpR', label: 'dump -R' },
+  { op: 'restore', label: 'restore' },
+];
+
+function summarise(c: CaseDef, runs: readonly RunResult[]): Record<OpName, OpSummary> {
+  const counted = runs.filter((r) => !r.warmup);
+  const out = {} as Record<OpName, OpSummary>;
+  for (const { op } of OPS) {
+    const samples = counted.map((r) => r[op]).filter((s) => s !== undefined);
+    const wall = spread(samples.map((s) => s.wallMs));
+    const frozen = op === 'restore' ? undefined : spread((samples as DumpSample[]).map((s) => s.frozenUs / 1000));
+    const image = op === 'restore' ? counted.map((r) => r.dump?.imageBytes).filter((x) => x !== undefined) : (samples as DumpSample[]).map((s) => s.imageBytes);
+    out[op] = {
+      wallMs: wall,
+      frozenMs: frozen,
+      mbps: c.dirtyBytes !== undefined && wall ? c.dirtyBytes / 1e6 / (wall.median / 1000) : undefined,
+      imageBytes: spread(image)?.median,
+      failures: counted.length - samples.length,
+    };
+  }
+  return out;
+}
+
+const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
+const fmtNum = (ms: number): string => (ms >= 1000 ? (ms / 1000).toFixed(2) : ms >= 10 ? ms.toFixed(0) : ms.toFixed(1));
+
+/** "1.23 s (1.10–1.40 s)", bounds in the median's unit. */
+function fmtSpread(s: Spread | undefined): string {
+  if (!s) return '—';
+  const inSec = s.median >= 1000;
+  const f = (x: number): string => (inSec ? (x / 1000).toFixed(2) : x >= 10 ? x.toFixed(0) : x.toFixed(1));
+  return `${fmtMs(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
+function fmtBytes(n: number | undefined): string {
+  if (n === undefined) return '—';
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
+const fmtRatio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+
+interface CaseResult {
+  readonly name: string;
+  readonly what: string;
+  readonly dirtyBytes?: number;
+  readonly runs: RunResult[];
+  readonly summary: Record<string, Record<OpName, OpSummary>>;
+}
+
+function markdownTable(results: readonly CaseResult[], withCriu: boolean): string {
+  const head = ['case', 'op', 'cryo wall', 'cryo frozen', 'cryo MB/s', 'image'];
+  if (withCriu) head.push('CRIU wall', 'CRIU frozen', 'CRIU MB/s', 'CRIU image', 'wall cryo/CRIU', 'frozen cryo/CRIU');
+  const rows = [head, head.map(() => '---')];
+  for (const r of results) {
+    for (const { op, label } of OPS) {
+      const a = r.summary['cryo']![op];
+      const fail = (s: OpSummary): string => (s.failures ? ` ⚠${s.failures} failed` : '');
+      const row = [r.name, label, fmtSpread(a.wallMs) + fail(a), op === 'restore' ? '—' : fmtSpread(a.frozenMs), a.mbps !== undefined ? a.mbps.toFixed(0) : '—', fmtBytes(a.imageBytes)];
+      if (withCriu) {
+        const b = r.summary['criu']![op];
+        row.push(
+          fmtSpread(b.wallMs) + fail(b),
+          op === 'restore' ? '—' : fmtSpread(b.frozenMs),
+          b.mbps !== undefined ? b.mbps.toFixed(0) : '—',
+          fmtBytes(b.imageBytes),
+          fmtRatio(a.wallMs?.median, b.wallMs?.median),
+          op === 'restore' ? '—' : fmtRatio(a.frozenMs?.median, b.frozenMs?.median),
+        );
+      }
+      rows.push(row);
+    }
+  }
+  return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+// ---------- main ----------
+
+function buildTargets(names: readonly string[]): Map<string, string> {
+  const outDir = join(tmpdir(), 'cryo-bench-targets');
+  mkdirSync(outDir, { recursive: true });
+  const srcDir = join(ROOT, 'test', 'targets');
+  const bins = new Map<string, string>();
+  for (const name of new Set(names)) {
+    const src = join(srcDir, `${name}.c`);
+    const bin = join(outDir, name);
+    const newest = Math.max(statSync(src).mtimeMs, statSync(join(srcDir, 'target.h')).mtimeMs);
+    if (!existsSync(bin) || statSync(bin).mtimeMs < newest) {
+      execFileSync('gcc', ['-O2', '-pthread', '-Wall', '-o', `${bin}.tmp`, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync('mv', ['-f', `${bin}.tmp`, bin]);
+    }
+    bins.set(name, bin);
+  }
+  return bins;
+}
+
+function machine(): Record<string, string | number> {
+  let rev = '';
+  try {
+    rev = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* not a checkout */
+  }
+  return { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, commit: rev };
+}
+
+/** Median wall time of a trivial command (3 runs after one warm-up). */
+async function startupMs(argv: readonly string[]): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < 4; i++) xs.push((await runCmd(argv, 30_000)).ms);
+  return spread(xs.slice(1))!.median;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  let cases = CASES.filter((c) => !(opts.quick && c.slow));
+  if (opts.cases.length) {
+    cases = CASES.filter((c) => opts.cases.some((n) => c.name === n || c.name.startsWith(n)));
+    if (!cases.length) throw new Error(`no case matches ${opts.cases.join(', ')}; cases: ${CASES.map((c) => c.name).join(', ')}`);
+  }
+  const criuBin = process.env['CRIU_BIN'];
+  const tools: Tool[] = [cryoTool];
+  if (criuBin) {
+    if (!existsSync(criuBin)) throw new Error(`CRIU_BIN=${criuBin} does not exist`);
+    tools.push(criuTool(criuBin));
+  }
+  const bins = buildTargets(cases.map((c) => c.target));
+  mkdirSync(RESULTS, { recursive: true });
+  // Images on the same filesystem as everything else, removed after each run.
+  const scratch = mkdtempSync(join(tmpdir(), 'cryo-bench-'));
+  const startup = await startupMs([process.execPath, CRYO, '--help']);
+  const nodeStartup = await startupMs([process.execPath, '-e', '0']);
+  process.stderr.write(`cryo bench: ${cases.map((c) => c.name).join(', ')}; 1 warm-up + ${opts.runs} runs; tools: ${tools.map((t) => t.name).join(', ')}; cryo CLI start-up ${fmtMs(startup)}\n`);
+
+  const results: CaseResult[] = [];
+  try {
+    for (const c of cases) {
+      const runs: RunResult[] = [];
+      for (let i = 0; i <= opts.runs; i++) {
+        const order = i % 2 ? [...tools].reverse() : tools;
+        for (const tool of order) {
+          const r = await oneRun(c, tool, bins.get(c.target)!, i, i === 0, scratch);
+          runs.push(r);
+          const f = (s: { wallMs: number } | undefined): string => (s ? fmtMs(s.wallMs) : '—');
+          process.stderr.write(
+            `  ${c.name} ${tool.name} ${i === 0 ? 'warm-up' : `run ${i}/${opts.runs}`}: dump ${f(r.dump)} (frozen ${r.dump ? fmtMs(r.dump.frozenUs / 1000) : '—'}), dump -R ${f(r.dumpR)} (frozen ${r.dumpR ? fmtMs(r.dumpR.frozenUs / 1000) : '—'}), restore ${f(r.restore)}${r.error ? `  FAILED: ${r.error}` : ''}\n`,
+          );
+        }
+      }
+      const summary: Record<string, Record<OpName, OpSummary>> = {};
+      for (const tool of tools) summary[tool.name] = summarise(c, runs.filter((r) => r.tool === tool.name));
+      results.push({ name: c.name, what: c.what, dirtyBytes: c.dirtyBytes, runs, summary });
+    }
+  } finally {
+    for (const pid of live) killQuiet(pid);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const elapsed = (Date.now() - t0) / 1000;
+  const m = machine();
+  const date = new Date().toISOString();
+  const full = !opts.quick && !opts.cases.length && !opts.runsGiven;
+  const table = markdownTable(results, tools.length > 1);
+  const failures = results.flatMap((r) => r.runs.filter((x) => x.error).map((x) => `- ${r.name} ${x.tool} ${x.warmup ? 'warm-up' : `run ${x.run}`}: ${x.error}`));
+  const md = [
+    `# cryo benchmark${full ? '' : ' (partial run)'}`,
+    '',
+    `${date} · kernel ${m['kernel']} · ${m['cpus']} × ${m['cpu']} · ${m['memGiB']} GiB · Node ${m['node']} · commit ${m['commit']}` + (criuBin ? ` · CRIU ${criuBin}` : ''),
+    '',
+    `Medians of ${opts.runs} runs after 1 warm-up, (min–max) in the median's unit. **wall**: the whole command` +
+      ` (\`node bin/cryo.js dump|restore …\`, including the CLI's start-up: \`cryo --help\` takes ${fmtMs(startup)}, \`node -e 0\` ${fmtMs(nodeStartup)}); **frozen**: frozen_time from stats-dump;` +
+      ' **MB/s**: dirty bytes the target holds / median wall time (10^6 B/s); **image**: size of the images directory.' +
+      ' dump = dump that kills the target; dump -R = --leave-running; restore = `restore -d` of the killed dump, then the restored target checks its memory/threads/fds.',
+    '',
+    ...results.map((r) => `- **${r.name}**: ${r.what}`),
+    '',
+    table,
+    '',
+    ...(failures.length ? ['## Failures', '', ...failures, ''] : []),
+    `Total bench time ${elapsed.toFixed(0)} s.`,
+    '',
+  ].join('\n');
+  const json = { date, machine: m, criu: criuBin ?? null, runs: opts.runs, warmups: 1, cliStartupMs: startup, nodeStartupMs: nodeStartup, elapsedSec: elapsed, cases: results };
+  const jsonText = `${JSON.stringify(json, null, 1)}\n`;
+  if (full) {
+    writeFileSync(join(RESULTS, 'latest.md'), md);
+    writeFileSync(join(RESULTS, 'latest.json'), jsonText);
+    const hist = join(RESULTS, 'history');
+    mkdirSync(hist, { recursive: true });
+    const stamp = date.replace(/[:.]/g, '-');
+    writeFileSync(join(hist, `${stamp}.md`), md);
+    writeFileSync(join(hist, `${stamp}.json`), jsonText);
+  } else {
+    writeFileSync(join(RESULTS, 'partial.md'), md);
+    writeFileSync(join(RESULTS, 'partial.json'), jsonText);
+  }
+  process.stdout.write(`${md}\n`);
+  if (failures.length) process.exitCode = 1;
+}
+
+process.on('SIGINT', () => {
+  for (const pid of live) killQuiet(pid);
+  process.exit(130);
+});
+
+main().catch((e: unknown) => {
+  for (const pid of live) killQuiet(pid);
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exit(1);
+});
