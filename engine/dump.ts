@@ -69,6 +69,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // Load the image schemas before freezing: parsing the .proto files takes longer than a
   // small dump and would all be frozen time.
   hasMessage('core_entry');
+  const images = new ImageWriter(opts.imagesDir);
   const t0 = performance.now();
   const tree = seizeTree(opts.pid, log);
   const tFrozen = performance.now();
@@ -91,7 +92,6 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (root.stat.session !== root.pid && !opts.shellJob) {
       throw new UnsupportedError(`the root task ${root.pid} is not a session leader`, { hint: 'consider using --shell-job' });
     }
-    const images = new ImageWriter(opts.imagesDir);
     const ids = new IdAllocator();
     const kobj = new KobjIds(ids);
     const ctx: DumpContext = {

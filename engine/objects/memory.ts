@@ -179,7 +179,7 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const total = runs.reduce((s, r) => s + r.nrPages, 0);
 
   // Copy the pages: batches of up to 64 MiB, one process_vm_readv and one write each.
-  using out = ctx.images.openRaw(`pages-${pagesId}.img`);
+  using out = ctx.images.openRaw(`pages-${pagesId}.img`, { expectedBytes: total * PAGE_SIZE });
   const buf = Buffer.allocUnsafe(Math.min(BATCH_BYTES, Math.max(PAGE_SIZE, total * PAGE_SIZE)));
   let done = 0;
   let readMs = performance.now() - t0;
