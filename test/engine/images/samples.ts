@@ -200,6 +200,7 @@ export const DUMP: readonly Sample[] = [
     }],
     payloads: [GHOST_CONTENT],
   },
+  { kind: 'REMAP_FPATH', entries: [{ orig_id: 5, remap_id: 0x1a, remap_type: 1 }, { orig_id: 6, remap_id: 7 }] },
   {
     kind: 'GHOST_FILE', id: 0x1b,
     entries: [
