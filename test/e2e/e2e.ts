@@ -10,13 +10,19 @@ import type { TestContext } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
 import type { CryoRun, CryoRunOptions } from '../helpers/cryo.ts';
 import { repoRoot } from '../helpers/repo.ts';
-import { buildTarget, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
+import { buildTarget, fileSize, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
 import type { Target } from '../helpers/targets.ts';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The system Python (not a pyenv shim: one exec less, and the same binary everywhere). */
 export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** The last complete line of a log file ('' if none). */
+export function lastLine(path: string): string {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  return text.slice(0, text.lastIndexOf('\n')).split('\n').at(-1) ?? '';
+}
 
 /** Fields of /proc/PID/status we look at, or undefined when the pid is gone. */
 export interface TaskStatus {
@@ -109,7 +115,7 @@ export interface Counter {
   readonly target: Target;
   readonly log: string;
   report(): Promise<Record<string, string>>;
-  /** Asserts that the count advances past `after` with the same token and mem=ok; returns the report. */
+  /** Asserts that new reports come, counting past `after`, with the same token and mem=ok; returns the report. */
   assertAdvancing(after: number, token: string): Promise<Record<string, string>>;
 }
 
@@ -123,7 +129,8 @@ export async function startCounter(dir: string, t: TestContext, mib = 8): Promis
     log,
     report,
     async assertAdvancing(after, token) {
-      const line = await waitForFileLine(log, (l) => Number(parseReport(l)['count']) > after + 5, 5000);
+      // Only lines written from now on: the task must be counting now, not just have counted.
+      const line = await waitForFileLine(log, (l) => Number(parseReport(l)['count']) > after + 5, 5000, { since: fileSize(log) });
       const r = parseReport(line);
       assert.equal(r['token'], token, 'token changed');
       assert.equal(r['mem'], 'ok', `memory check failed: ${line}`);

@@ -1,12 +1,11 @@
 // Multi-threaded processes continue after dump + restore with all their threads, the same tids,
 // and every thread making progress: Python threads, and C threads waiting on a mutex/condvar.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildTarget, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { PYTHON, assertUntouched, dumpOk, restoreDetached, sleep, taskStatus, taskTids, waitDumpedGone } from './e2e.ts';
+import { PYTHON, assertUntouched, lastLine, dumpOk, restoreDetached, sleep, taskStatus, taskTids, waitDumpedGone } from './e2e.ts';
 
 // Three threads, each counting on its own; the main thread appends every 50 ms
 //   main=TID tids=T1,T2,T3 counts=C1,C2,C3
@@ -96,7 +95,3 @@ test('C threads on a mutex/condvar: same tids, every worker keeps waking after r
   assertAllAdvanced(nums(a['counts']), nums(b['counts']), 'C');
   assert.deepEqual(taskTids(target.pid), tidsBefore);
 });
-
-function lastLine(path: string): string {
-  return readFileSync(path, 'utf8').trimEnd().split('\n').at(-1) ?? '';
-}

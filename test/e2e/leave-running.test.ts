@@ -1,0 +1,57 @@
+// --leave-running leaves the original running and untouched; --leave-stopped (on dump and on
+// restore) leaves the task stopped, and it carries on after SIGCONT.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseReport } from '../helpers/targets.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+import { assertUntouched, dumpOk, lastLine, restoreDetached, sleep, startCounter, taskStatus, waitDumpedGone } from './e2e.ts';
+
+test('dump --leave-running: the original keeps running, untouched, its output continues', async (t) => {
+  const dir = tmpDir('cryo-e2e-leave-running', t);
+  const c = await startCounter(dir, t);
+  const before = await c.report();
+  await dumpOk(c.target.pid, join(dir, 'img'), ['--leave-running']);
+  assertUntouched(c.target.pid, 'the dumped original');
+  assert.equal(taskStatus(c.target.pid)?.ppid, process.pid, 'still our child, never replaced');
+  const after = await c.assertAdvancing(Number(before['count']), before['token']!);
+  assert.ok(Number(after['count']) > Number(before['count']));
+  // Still the process we spawned: it has not exited.
+  assert.equal(await Promise.race([c.target.exited, sleep(50).then(() => 'running')]), 'running');
+  assertUntouched(c.target.pid, 'the dumped original');
+});
+
+test('dump --leave-stopped: the original is left stopped, untraced, and continues after SIGCONT', async (t) => {
+  const dir = tmpDir('cryo-e2e-dump-stopped', t);
+  const c = await startCounter(dir, t);
+  const before = await c.report();
+  await dumpOk(c.target.pid, join(dir, 'img'), ['--leave-stopped']);
+  const st = taskStatus(c.target.pid);
+  assert.equal(st?.state, 'T', `state ${st?.state}, expected T (stopped)`);
+  assert.equal(st?.tracerPid, 0, 'left stopped but still traced');
+  process.kill(c.target.pid, 'SIGCONT');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+  assertUntouched(c.target.pid, 'the continued original');
+});
+
+test('restore --leave-stopped: the restored task is stopped, and continues after SIGCONT', async (t) => {
+  const dir = tmpDir('cryo-e2e-restore-stopped', t);
+  const c = await startCounter(dir, t);
+  const before = await c.report();
+  await dumpOk(c.target.pid, join(dir, 'img'));
+  await waitDumpedGone(c.target);
+  await restoreDetached(join(dir, 'img'), ['--leave-stopped']);
+  const st = taskStatus(c.target.pid);
+  assert.equal(st?.name, c.target.comm);
+  assert.equal(st?.state, 'T', `state ${st?.state}, expected T (stopped)`);
+  assert.equal(st?.tracerPid, 0);
+  // Nothing runs while stopped.
+  const lastCount = (): number => Number(parseReport(lastLine(c.log))['count']);
+  const frozen = lastCount();
+  await sleep(200);
+  assert.equal(lastCount(), frozen, 'the stopped task kept counting');
+  process.kill(c.target.pid, 'SIGCONT');
+  const after = await c.assertAdvancing(Number(before['count']), before['token']!);
+  assert.ok(Number(after['count']) >= frozen);
+  assertUntouched(c.target.pid, 'the continued restored task');
+});
