@@ -16,7 +16,7 @@
 // --quick / --case / --runs write bench/results/partial.{md,json} instead.
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeImageFile } from '../engine/images/index.ts';
@@ -386,6 +386,8 @@ interface OpSummary {
   /** dirty bytes / median wall time, MB/s (10^6 B/s). */
   readonly mbps?: number;
   readonly imageBytes?: number;
+  /** Median of each statistic the tool reported (stats-dump / stats-restore). */
+  readonly stats: Record<string, number>;
   readonly failures: number;
 }
 
@@ -395,6 +397,11 @@ const OPS: readonly { op: OpName; label: string }[] = [
   { op: 'dumpR', label: 'dump -R' },
   { op: 'restore', label: 'restore' },
 ];
+
+function medianStats(all: readonly Record<string, number>[]): Record<string, number> {
+  const keys = new Set(all.flatMap((s) => Object.keys(s)));
+  return Object.fromEntries([...keys].map((k) => [k, spread(all.map((s) => s[k]!))?.median ?? NaN]));
+}
 
 function summarise(c: CaseDef, runs: readonly RunResult[]): Record<OpName, OpSummary> {
   const counted = runs.filter((r) => !r.warmup);
@@ -409,6 +416,7 @@ function summarise(c: CaseDef, runs: readonly RunResult[]): Record<OpName, OpSum
       frozenMs: frozen,
       mbps: c.dirtyBytes !== undefined && wall ? c.dirtyBytes / 1e6 / (wall.median / 1000) : undefined,
       imageBytes: spread(image)?.median,
+      stats: medianStats(samples.map((s) => s.stats)),
       failures: counted.length - samples.length,
     };
   }
@@ -467,6 +475,27 @@ function markdownTable(results: readonly CaseResult[], withCriu: boolean): strin
   return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
+/** Where cryo's time goes: medians of its own statistics, in ms. */
+function statsTable(results: readonly CaseResult[]): string {
+  const ms = (us: number | undefined): string => (us === undefined || !Number.isFinite(us) ? '—' : us >= 10_000 ? (us / 1000).toFixed(0) : (us / 1000).toFixed(1));
+  const rows = [
+    ['case', 'op', 'freezing', 'frozen', 'memdump', 'memwrite', 'pages written', 'forking', 'restore_time', 'pages restored'],
+  ];
+  rows.push(rows[0]!.map(() => '---'));
+  for (const r of results) {
+    const sum = r.summary['cryo']!;
+    for (const { op, label } of OPS) {
+      const st = sum[op].stats;
+      rows.push(
+        op === 'restore'
+          ? [r.name, label, '', '', '', '', '', ms(st['forking_time']), ms(st['restore_time']), String(st['pages_restored'] ?? '—')]
+          : [r.name, label, ms(st['freezing_time']), ms(st['frozen_time']), ms(st['memdump_time']), ms(st['memwrite_time']), String(st['pages_written'] ?? '—'), '', '', ''],
+      );
+    }
+  }
+  return rows.map((x) => `| ${x.join(' | ')} |`).join('\n');
+}
+
 // ---------- main ----------
 
 function buildTargets(names: readonly string[]): Map<string, string> {
@@ -494,7 +523,7 @@ function machine(): Record<string, string | number> {
   } catch {
     /* not a checkout */
   }
-  return { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, commit: rev };
+  return { loadavg: loadavg().map((x) => x.toFixed(1)).join(' '), kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, commit: rev };
 }
 
 /** Median wall time of a trivial command (3 runs after one warm-up). */
@@ -559,7 +588,7 @@ async function main(): Promise<void> {
   const md = [
     `# cryo benchmark${full ? '' : ' (partial run)'}`,
     '',
-    `${date} · kernel ${m['kernel']} · ${m['cpus']} × ${m['cpu']} · ${m['memGiB']} GiB · Node ${m['node']} · commit ${m['commit']}` + (criuBin ? ` · CRIU ${criuBin}` : ''),
+    `${date} · kernel ${m['kernel']} · ${m['cpus']} × ${m['cpu']} · ${m['memGiB']} GiB · Node ${m['node']} · commit ${m['commit']} · load average at the end ${m['loadavg']}` + (criuBin ? ` · CRIU ${criuBin}` : ''),
     '',
     `Medians of ${opts.runs} runs after 1 warm-up, (min–max) in the median's unit. **wall**: the whole command` +
       ` (\`node bin/cryo.js dump|restore …\`, including the CLI's start-up: \`cryo --help\` takes ${fmtMs(startup)}, \`node -e 0\` ${fmtMs(nodeStartup)}); **frozen**: frozen_time from stats-dump;` +
@@ -569,6 +598,12 @@ async function main(): Promise<void> {
     ...results.map((r) => `- **${r.name}**: ${r.what}`),
     '',
     table,
+    '',
+    '## cryo statistics',
+    '',
+    'Medians of what cryo reports (stats-dump / stats-restore), in ms; times in the frozen column above that are not memdump + memwrite are fixed costs while frozen.',
+    '',
+    statsTable(results),
     '',
     ...(failures.length ? ['## Failures', '', ...failures, ''] : []),
     `Total bench time ${elapsed.toFixed(0)} s.`,
