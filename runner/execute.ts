@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ActionHook, HookName } from '../engine/index.ts';
 import { combineHooks } from '../engine/index.ts';
 import { RuntimeError } from '../errors.ts';
+import { Children } from './children.ts';
 import { engineFunctions } from './engine-port.ts';
 import type { EnginePort } from './engine-port.ts';
 import { formatDuration } from './duration.ts';
@@ -15,10 +16,10 @@ import { evaluate, stringify, truthy } from './expr.ts';
 import type { EvalContext, StepState, Value } from './expr.ts';
 import { workflowHook } from './hooks.ts';
 import type { Plan, PlannedStep } from './plan.ts';
-import { resolvePlanned } from './planned.ts';
+import { resolvePlanned, toPlanned } from './planned.ts';
 import { abortable } from './steps/common.ts';
 import { STEP_KINDS } from './steps/index.ts';
-import type { Outputs } from './steps/index.ts';
+import type { Outputs, StepKind } from './steps/index.ts';
 
 export type Outcome = 'success' | 'failure' | 'cancelled' | 'skipped';
 
@@ -40,6 +41,7 @@ export type RunEvent =
   | { readonly type: 'run-start'; readonly name: string; readonly file: string; readonly steps: readonly { id: string; name: string; kind: string; section: string }[] }
   | { readonly type: 'step-start'; readonly id: string; readonly name: string; readonly kind: string; readonly section: string; readonly index: number; readonly total: number; readonly summary: string }
   | { readonly type: 'step-retry'; readonly id: string; readonly attempt: number; readonly delayMs: number; readonly error: string }
+  | { readonly type: 'progress'; readonly id: string; readonly text: string }
   | { readonly type: 'log'; readonly id: string; readonly stream: 'stdout' | 'stderr' | 'info'; readonly line: string }
   | { readonly type: 'hook'; readonly id: string; readonly action: HookName; readonly command: string; readonly ok: boolean; readonly durationMs: number }
   | ({ readonly type: 'step-end' } & StepResult)
@@ -76,6 +78,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions = {}): Promise<Ru
   const emit = (e: RunEvent): void => opts.onEvent?.(e);
   const engine = opts.engine ?? engineFunctions();
   const tmp = mkdtempSync(join(tmpdir(), 'cryo-run-'));
+  const children = new Children();
   const states: Record<string, StepState> = {};
   const results: StepResult[] = [];
   const errors = new Map<string, unknown>();
@@ -135,9 +138,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions = {}): Promise<Ru
       emit({ type: 'step-start', ...base, index, total: all.length, summary: step.summary });
       return done('failure', 'failure', 0, {}, e);
     }
-    emit({ type: 'step-start', ...base, index, total: all.length, summary: step.summary });
-    current = { id: step.id, env };
     const kind = STEP_KINDS[step.kind];
+    emit({ type: 'step-start', ...base, index, total: all.length, summary: resolvedSummary(kind, config, step.summary) });
+    current = { id: step.id, env };
     let attempt = 0;
     for (;;) {
       attempt++;
@@ -145,6 +148,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions = {}): Promise<Ru
       const onOuter = (): void => controller.abort(new CancelledError('cancelled'));
       outer.addEventListener('abort', onOuter, { once: true });
       if (outer.aborted) onOuter();
+      let partial: Outputs = {};
       const timer = step.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new TimeoutError(`timed out after ${formatDuration(step.timeoutMs!)}; its processes were killed`)), step.timeoutMs);
       try {
         const outputs = await kind.run(config, {
@@ -155,6 +159,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions = {}): Promise<Ru
           hooks,
           engine,
           tmpDir: tmp,
+          children,
+          partial: (o) => void (partial = { ...o }),
+          progress: (text) => emit({ type: 'progress', id: step.id, text }),
           log: (stream, line) => emit({ type: 'log', id: step.id, stream, line }),
         });
         // A step that ignored its abort still counts as cancelled or timed out.
@@ -163,7 +170,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions = {}): Promise<Ru
       } catch (e) {
         // Killed by a timeout or Ctrl-C: that is the reason, not the exit status it caused.
         const err: unknown = controller.signal.aborted ? controller.signal.reason ?? e : e;
-        if (err instanceof CancelledError) return done('cancelled', 'cancelled', attempt, {}, err);
+        if (err instanceof CancelledError) return done('cancelled', 'cancelled', attempt, partial, err);
         if (attempt <= step.retry.limit && !outer.aborted) {
           emit({ type: 'step-retry', id: step.id, attempt, delayMs: step.retry.delayMs, error: message(err) });
           try {
@@ -173,7 +180,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions = {}): Promise<Ru
             return done('cancelled', 'cancelled', attempt, {}, new CancelledError('cancelled'));
           }
         }
-        return done('failure', continueOnError ? 'success' : 'failure', attempt, {}, err);
+        return done('failure', continueOnError ? 'success' : 'failure', attempt, partial, err);
       } finally {
         if (timer) clearTimeout(timer);
         outer.removeEventListener('abort', onOuter);
@@ -199,12 +206,22 @@ export async function execute(plan: Plan, opts: ExecuteOptions = {}): Promise<Ru
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+    await children.reapExited();
   }
   const cancelled = mainSignal.aborted;
   const ok = !failed && !cancelled;
   const durationMs = performance.now() - t0;
   emit({ type: 'run-end', ok, cancelled, failedStep, durationMs });
   return { ok, cancelled, failedStep, error, steps: results, durationMs };
+}
+
+/** The step's one-line summary with `${{ }}` already resolved (as planned if that fails). */
+function resolvedSummary(kind: StepKind, config: Value, planned: string): string {
+  try {
+    return kind.summary(toPlanned(config));
+  } catch {
+    return planned;
+  }
 }
 
 function message(e: unknown): string {

@@ -51,7 +51,8 @@ export function partialEvaluate(p: Planned, ctx: EvalContext): Planned {
   return p;
 }
 
-function toPlanned(v: Value): Planned {
+/** A resolved value as Planned (no templates): for summaries of what a step really got. */
+export function toPlanned(v: Value): Planned {
   if (v === undefined) return null;
   if (Array.isArray(v)) return v.map(toPlanned);
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toPlanned(x)]));

@@ -1,6 +1,8 @@
 // Presentation of plans and runs for the CLI: the plan as text or JSON, live progress (a spinner
 // on a terminal, plain lines otherwise, NDJSON with --json) and the final summary.
 import { dump as toYaml } from 'js-yaml';
+import { running } from './children.ts';
+import { mib } from './steps/common.ts';
 import { formatDuration } from './duration.ts';
 import type { RunEvent, RunResult, StepResult } from './execute.ts';
 import type { Plan, PlannedStep } from './plan.ts';
@@ -94,12 +96,13 @@ const MARK = { success: '✓', failure: '✗', cancelled: '⊘', skipped: '-' } 
 
 /** Human progress: a spinner line with a timer on a terminal, one line per event otherwise. */
 export function textReporter(out: Writable, opts: { tty: boolean }): Reporter {
-  const state = { frame: 0, running: undefined as { label: string; t0: number } | undefined, timer: undefined as NodeJS.Timeout | undefined };
+  const state = { frame: 0, running: undefined as { label: string; t0: number; progress?: string } | undefined, timer: undefined as NodeJS.Timeout | undefined };
   const clear = (): void => void (opts.tty && state.running && out.write('\r\x1b[K'));
   const draw = (): void => {
     if (!opts.tty || !state.running) return;
     const t = formatDuration(performance.now() - state.running.t0);
-    out.write(`\r\x1b[K${FRAMES[state.frame++ % FRAMES.length]} ${state.running.label}  ${t}`);
+    const extra = state.running.progress ? `  ${state.running.progress}` : '';
+    out.write(`\r\x1b[K${FRAMES[state.frame++ % FRAMES.length]} ${state.running.label}  ${t}${extra}`);
   };
   const print = (line: string): void => {
     clear();
@@ -121,6 +124,10 @@ export function textReporter(out: Writable, opts: { tty: boolean }): Reporter {
           } else print(`▶ ${label}`);
           break;
         }
+        case 'progress':
+          // Transient: only the spinner line shows it.
+          if (state.running) state.running.progress = e.text;
+          break;
         case 'log':
           print(`  ${e.stream === 'stderr' ? '!' : '│'} ${e.line}`);
           break;
@@ -155,27 +162,36 @@ function describeOutputs(r: StepResult): string {
   const o = r.outputs as Record<string, unknown>;
   const parts: string[] = [];
   if (typeof o.pid === 'number') parts.push(`pid ${o.pid}`);
-  if (typeof o.dir === 'string' && r.kind !== 'restore') parts.push(`→ ${o.dir}`);
-  if (typeof o.archive === 'string') parts.push(`→ ${o.archive}`);
   const s = (o.stats ?? {}) as Record<string, number>;
   if (typeof s.frozen_time === 'number') parts.push(`frozen ${formatDuration(s.frozen_time / 1000)}`);
-  if (typeof s.pages_written === 'number') parts.push(`${s.pages_written} pages written`);
-  if (typeof s.restore_time === 'number') parts.push(`restore ${formatDuration(s.restore_time / 1000)}`);
-  if (typeof s.pages_restored === 'number') parts.push(`${s.pages_restored} pages restored`);
-  if (typeof o.bytes === 'number') parts.push(`${(o.bytes / 1048576).toFixed(1)} MiB`);
+  if (typeof s.pages_written === 'number') parts.push(`${s.pages_written} pages`);
+  if (typeof s.image_bytes === 'number' && s.image_bytes > 0) parts.push(mib(s.image_bytes));
+  if (typeof s.restore_time === 'number') parts.push(`restored in ${formatDuration(s.restore_time / 1000)}`);
+  if (typeof s.pages_restored === 'number') parts.push(`${s.pages_restored} pages`);
+  if (typeof o['exit-code'] === 'number') parts.push(`exit code ${o['exit-code']}`);
+  if (typeof o.bytes === 'number') parts.push(mib(o.bytes));
+  if (typeof o.dir === 'string' && r.kind !== 'restore') parts.push(`→ ${o.dir}`);
+  if (typeof o.archive === 'string') parts.push(`→ ${o.archive}`);
   return parts.join(', ');
 }
 
-export function formatSummary(name: string, r: RunResult): string {
+/** `isRunning` tells whether a restored pid still runs when the summary is printed. */
+export function formatSummary(name: string, r: RunResult, isRunning: (pid: number) => boolean = running): string {
   const w = Math.max(4, ...r.steps.map((s) => s.name.length));
   const k = Math.max(4, ...r.steps.map((s) => s.kind.length));
   const head = r.ok ? `${name}: succeeded in ${formatDuration(r.durationMs)}` : r.cancelled ? `${name}: cancelled after ${formatDuration(r.durationMs)}` : `${name}: FAILED at step "${r.failedStep ?? '?'}" after ${formatDuration(r.durationMs)}`;
   const rows = r.steps.map((s) => {
     const time = s.outcome === 'skipped' ? 'skipped' : formatDuration(s.durationMs);
-    const detail = s.error ?? describeOutputs(s);
+    const detail = [s.error, describeOutputs(s)].filter(Boolean).join('; ');
     const tries = s.attempts > 1 ? ` (${s.attempts} attempts)` : '';
     return `  ${MARK[s.outcome]} ${s.name.padEnd(w)}  ${s.kind.padEnd(k)}  ${time.padStart(7)}${tries}${detail ? `  ${detail}` : ''}`;
   });
-  const restored = r.steps.filter((s) => s.kind === 'restore' && typeof s.outputs.pid === 'number').map((s) => `restored pid: ${String(s.outputs.pid)}`);
+  const restored = r.steps
+    .filter((s) => s.kind === 'restore' && typeof s.outputs.pid === 'number')
+    .map((s) => {
+      const pid = s.outputs.pid as number;
+      const state = typeof s.outputs['exit-code'] === 'number' ? `exited with code ${String(s.outputs['exit-code'])}` : isRunning(pid) ? 'still running' : 'no longer running';
+      return `restored pid ${pid} (${s.name}): ${state}`;
+    });
   return [head, ...rows, ...restored].join('\n');
 }

@@ -1,17 +1,17 @@
 // `dump`: checkpoint a tree chosen by pid, pidfile, or spawn (start a command, wait until it is
 // ready, dump it: the CI-snapshot case). A tree the step spawned itself is killed if the step fails.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDuration } from '../duration.ts';
+import { formatDuration, parseDuration } from '../duration.ts';
+import { describeStatus, killAndReap, startDetached, tryReap } from '../children.ts';
 import { StepError } from '../errors.ts';
 import type { Value } from '../expr.ts';
 import { planValue } from '../planned.ts';
-import { killGroup, runProcess } from '../proc.ts';
+import { runProcess } from '../proc.ts';
 import type { Planned } from '../types.ts';
-import { abortable, asConfig, bool, int, path, str, summarize } from './common.ts';
+import { abortable, asConfig, bool, int, mib, pageProgress, path, short, str, summarize } from './common.ts';
 import type { Config } from './common.ts';
 import type { Outputs, StepContext, StepKind } from './types.ts';
 
@@ -53,32 +53,35 @@ function portOpen(port: number): Promise<boolean> {
 async function spawnTarget(s: Config, ctx: StepContext): Promise<number> {
   const command = s.command;
   const argv = Array.isArray(command) ? command.map(String) : ['sh', '-c', String(command)];
-  const out = openSync(path(ctx.workflowDir, str(s, 'output') ?? '/dev/null'), 'a');
-  // Its own session (a session leader, as CRIU wants without --shell-job), stdio to a file:
-  // nothing of cryo's ends up in the dumped tree.
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: path(ctx.workflowDir, str(s, 'working-directory') ?? '.'), env: ctx.env, stdio: ['ignore', out, out], detached: true });
-  closeSync(out);
-  child.unref();
-  const pid = child.pid;
-  if (pid === undefined) throw new StepError(`dump.spawn: cannot start ${JSON.stringify(argv.join(' '))}`);
-  let exited: string | undefined;
-  child.on('exit', (code, sig) => { exited = code !== null ? `exit status ${code}` : `killed by ${sig}`; });
-  ctx.log('info', `spawned pid ${pid}: ${argv.join(' ')}`);
+  // Its own session (a session leader, as CRIU wants without --shell-job), stdio to a file, and
+  // not a libuv child (see children.ts): nothing of cryo's ends up in the dumped tree, and the
+  // restored process with the same pid is not reaped behind the runner's back.
+  const output = path(ctx.workflowDir, str(s, 'output') ?? '/dev/null');
+  const pid = startDetached(argv, { cwd: path(ctx.workflowDir, str(s, 'working-directory') ?? '.'), env: ctx.env, output });
+  ctx.children.add(pid);
+  ctx.log('info', `spawned pid ${pid}: ${short(argv, 80)}${output === '/dev/null' ? '' : ` (output to ${output})`}`);
   const ready = asConfig(s.ready ?? null);
   const timeoutMs = parseDuration(str(ready, 'timeout') ?? '30s');
   const interval = parseDuration(str(ready, 'interval') ?? '100ms');
   const deadline = Date.now() + timeoutMs;
+  const t0 = performance.now();
   try {
     for (;;) {
-      if (exited) throw new StepError(`dump.spawn: the command ended (${exited}) before it was ready`);
+      const exited = tryReap(pid);
+      if (exited !== undefined) {
+        ctx.children.forget(pid);
+        throw new StepError(`dump.spawn: the command ended (${exited === 'gone' ? 'reaped elsewhere' : describeStatus(exited)}) before it was ready`);
+      }
       if (await isReady(ready, ctx)) break;
       if (Date.now() > deadline) throw new StepError(`dump.spawn: not ready after ${str(ready, 'timeout') ?? '30s'} (${describeReady(ready)})`);
       await abortable(ctx.signal, interval);
     }
   } catch (e) {
-    killGroup(pid, 'SIGKILL');
+    await killAndReap(pid);
+    ctx.children.forget(pid);
     throw e;
   }
+  ctx.log('info', `pid ${pid} ready after ${formatDuration(performance.now() - t0)}`);
   return pid;
 }
 
@@ -114,10 +117,18 @@ export const dumpStep = {
         shellJob: bool(c, 'shell-job', 'dump'),
         hooks: ctx.hooks,
         signal: ctx.signal,
+        onProgress: pageProgress(ctx),
       });
+      // The engine reaped the tree it killed: that pid is no longer ours to wait for.
+      if (spawned !== undefined && r.final === 'killed') ctx.children.forget(spawned);
+      const st = r.stats;
+      ctx.log('info', `dumped pid ${pid}${r.pids.length > 1 ? ` (${r.pids.length} processes)` : ''}: frozen ${formatDuration(st.frozen_time / 1000)}, ${st.pages_written} pages, ${mib(st.image_bytes)} of images in ${r.imagesDir}; the tree was ${r.final === 'killed' ? 'killed' : `left ${r.final}`}`);
       return { dir: r.imagesDir, pid, pids: [...r.pids], stats: { ...r.stats }, final: r.final };
     } catch (e) {
-      if (spawned !== undefined) killGroup(spawned, 'SIGKILL');
+      if (spawned !== undefined) {
+        await killAndReap(spawned);
+        ctx.children.forget(spawned);
+      }
       throw e;
     }
   },

@@ -5,8 +5,11 @@ import { StepError } from '../errors.ts';
 import type { Value } from '../expr.ts';
 import { planValue } from '../planned.ts';
 import { describeExit, runProcess } from '../proc.ts';
+import { describeStatus, running } from '../children.ts';
+import { formatDuration } from '../duration.ts';
+import type { RestoredTree } from '../engine-port.ts';
 import type { Planned } from '../types.ts';
-import { asConfig, bool, path, str, summarize } from './common.ts';
+import { asConfig, bool, pageProgress, path, str, summarize } from './common.ts';
 import { verifyArchive } from './transfer.ts';
 import { isArchivePath } from '../archive.ts';
 import { existsSync, statSync } from 'node:fs';
@@ -30,24 +33,51 @@ export const restoreStep = {
       shellJob: bool(c, 'shell-job', 'restore'),
       leaveStopped: bool(c, 'leave-stopped', 'restore'),
       hooks: ctx.hooks,
+      onProgress: pageProgress(ctx),
     });
-    ctx.log('info', `restored pid ${tree.pid}`);
+    // Restored as this process's child: reaped by pid (never by libuv), at the end if not waited for.
+    ctx.children.add(tree.pid);
+    ctx.log('info', `restored pid ${tree.pid}${tree.pids.length > 1 ? ` (${tree.pids.length} processes)` : ''} in ${formatDuration(tree.stats.restore_time / 1000)}, ${tree.stats.pages_restored} pages`);
     const pidfile = str(c, 'pidfile');
     if (pidfile !== undefined) writeFileSync(path(ctx.workflowDir, pidfile), `${tree.pid}\n`);
     const outputs: Outputs = { pid: tree.pid, pids: [...tree.pids], stats: { ...tree.stats }, dir: archive ? given : dir };
+    // Kept if the step fails from here on: a finally step can still stop the restored tree.
+    ctx.partial(outputs);
     const exec = Array.isArray(c.exec) ? c.exec.map(String) : undefined;
     if (exec) {
       const r = await runProcess(exec, { cwd: ctx.workflowDir, env: { ...ctx.env, CRYO_RESTORED_PID: String(tree.pid) }, signal: ctx.signal, onLine: (s, l) => ctx.log(s, l) });
       if (r.aborted) throw ctx.signal.reason;
       if (r.code !== 0) throw new StepError(`restore.exec: ${JSON.stringify(exec.join(' '))} failed (${describeExit(r)})`);
     }
-    if (!detached) {
-      const status = await Promise.race([
-        tree.wait(),
-        new Promise<never>((_, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason), { once: true })),
-      ]);
-      outputs['exit-code'] = status.code ?? 128 + (status.signal ?? 0);
-    }
+    if (!detached) outputs['exit-code'] = await waitRoot(tree, ctx);
     return outputs;
   },
 } as const satisfies StepKind;
+
+/**
+ * Waits for the restored root to exit (it is this process's child, and not libuv's). Ctrl-C or a
+ * timeout stops the waiting only: the restored tree keeps running, and the log says so.
+ */
+async function waitRoot(tree: RestoredTree, ctx: StepContext): Promise<number> {
+  ctx.log('info', `waiting for pid ${tree.pid} to exit (Ctrl-C stops waiting and leaves it running)`);
+  let onAbort: (() => void) | undefined;
+  try {
+    const status = await Promise.race([
+      tree.wait(),
+      new Promise<never>((_, rej) => {
+        onAbort = () => rej(ctx.signal.reason);
+        if (ctx.signal.aborted) onAbort();
+        else ctx.signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+    ctx.children.forget(tree.pid);
+    const exit = { code: status.code, signal: status.signal };
+    ctx.log('info', `pid ${tree.pid} exited: ${describeStatus(exit)}`);
+    return status.code ?? 128 + (status.signal ?? 0);
+  } catch (e) {
+    if (ctx.signal.aborted && running(tree.pid)) ctx.log('info', `stopped waiting; pid ${tree.pid} is left running (kill it with: kill ${tree.pid})`);
+    throw e;
+  } finally {
+    if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
+  }
+}

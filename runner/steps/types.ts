@@ -1,5 +1,6 @@
 // What a step kind is: how it plans (pure) and how it runs (the side effects).
 import type { ActionHook } from '../../engine/index.ts';
+import type { Children } from '../children.ts';
 import type { EnginePort } from '../engine-port.ts';
 import type { Value } from '../expr.ts';
 import type { Planned } from '../types.ts';
@@ -16,8 +17,14 @@ export interface StepContext {
   readonly signal: AbortSignal;
   readonly hooks: ActionHook | undefined;
   readonly engine: EnginePort;
+  /** Processes this run started or restored (not libuv children): reaped by pid at the end. */
+  readonly children: Children;
   /** Scratch directory of this run (removed at the end). */
   readonly tmpDir: string;
+  /** Outputs known so far, kept even if the step then fails or is cancelled. */
+  partial(outputs: Outputs): void;
+  /** Transient progress ("pages 1200/3400"): shown on the spinner line of a terminal, not logged. */
+  progress(text: string): void;
   log(stream: 'stdout' | 'stderr' | 'info', line: string): void;
 }
 
