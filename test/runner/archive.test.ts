@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { ImageError } from '../../errors.ts';
 import { engineFunctions, packImages, runWorkflow, unpackImages, verifyImages, writeManifest } from '../../runner/index.ts';
 import type { EnginePort } from '../../runner/index.ts';
-import { tmp, workflow } from './helpers.ts';
+import { checkNoChildrenLeft, tmp, workflow } from './helpers.ts';
+
+checkNoChildrenLeft();
 
 function fakeImages(dir: string): void {
   mkdirSync(dir, { recursive: true });

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runWorkflow } from '../../runner/index.ts';
 import type { RunEvent } from '../../runner/index.ts';
-import { alive, sleep, tmp, workflow } from './helpers.ts';
+import { checkNoChildrenLeft, alive, sleep, tmp, workflow } from './helpers.ts';
+
+checkNoChildrenLeft();
 
 const outcomes = (r: Awaited<ReturnType<typeof runWorkflow>>): string[] => r.steps.map((s) => `${s.name}:${s.outcome}/${s.conclusion}`);
 

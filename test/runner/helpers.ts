@@ -1,7 +1,9 @@
 // Small helpers for the runner tests.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import type { TestContext } from 'node:test';
 import { repoRoot } from '../../runner/paths.ts';
 
@@ -37,3 +39,34 @@ export function alive(pid: number): boolean {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** This process's children (zombies included), from /proc: what the tests left behind. */
+export function ownChildren(): { pid: number; state: string; comm: string }[] {
+  const out: { pid: number; state: string; comm: string }[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const p of text.split(' ').filter(Boolean).map(Number)) {
+      try {
+        const m = /^\d+ \((.*)\) (\S)/s.exec(readFileSync(`/proc/${p}/stat`, 'utf8'));
+        out.push({ pid: p, state: m?.[2] ?? '?', comm: m?.[1] ?? '?' });
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  return out;
+}
+
+/** Registers a check, after every test of the file, that no child process of the tests is left. */
+export function checkNoChildrenLeft(): void {
+  after(async () => {
+    // libuv reaps its own children asynchronously: give it a moment.
+    for (let i = 0; i < 50 && ownChildren().length; i++) await sleep(20);
+    assert.deepEqual(ownChildren(), [], 'processes left behind by the tests');
+  });
+}

@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import { EXIT } from '../../errors.ts';
 import { HookError, ImageError } from '../../errors.ts';
 import { WorkflowFailedError, runWorkflow } from '../../runner/index.ts';
-import { alive, sleep, tmp, workflow } from './helpers.ts';
+import { checkNoChildrenLeft, alive, sleep, tmp, workflow } from './helpers.ts';
 import { killPid, startCounter } from './live.ts';
+
+checkNoChildrenLeft();
 
 const ORDER = ['pre-dump', 'post-dump', 'pre-restore', 'post-restore', 'pre-resume', 'post-resume'] as const;
 

@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, tmp } from './helpers.ts';
+import { checkNoChildrenLeft, ROOT, tmp } from './helpers.ts';
 import { killPid, startCounter } from './live.ts';
 import { runWorkflow } from '../../runner/index.ts';
 import type { RunResult } from '../../runner/index.ts';
+
+checkNoChildrenLeft();
 
 function killRestored(t: { after(f: () => void): void }, r: RunResult): void {
   for (const s of r.steps) if (s.kind === 'restore' && typeof s.outputs.pid === 'number') t.after(() => killPid(s.outputs.pid as number));
