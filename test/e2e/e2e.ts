@@ -119,7 +119,8 @@ export interface Counter {
   assertAdvancing(after: number, token: string): Promise<Record<string, string>>;
 }
 
-export async function startCounter(dir: string, t: TestContext, mib = 8): Promise<Counter> {
+/** Starts the counter target (stopped after `t` when given, else when the file's tests end). */
+export async function startCounter(dir: string, t: TestContext | undefined, mib = 8): Promise<Counter> {
   const log = join(dir, 'counter.log');
   const target = await startTarget([buildTarget('counter'), log, String(mib)], { t, readyTimeoutMs: 30_000 });
   await waitForFileLine(log, (l) => l.startsWith('count='), 5000);

@@ -1,0 +1,142 @@
+// The images: CRIU's own `crit decode` reads every image cryo writes; `cryo show` prints crit's
+// shape; and restore refuses a corrupted, truncated or missing image by name, before it creates
+// any process.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { runCryo } from '../helpers/cryo.ts';
+import { buildTarget, startTarget } from '../helpers/targets.ts';
+import type { Target } from '../helpers/targets.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+import { assertUntouched, cryoOk, dumpOk, killAtEnd, pidFree, restoreDetached, startCounter, taskTids, waitDumpedGone } from './e2e.ts';
+
+const CRIT = '/usr/bin/crit';
+const critMissing = !existsSync(CRIT);
+// CI installs Debian's criu package: there a missing crit is a failure, not a skip.
+const critSkip = critMissing && process.env['CI'] !== 'true' ? `${CRIT} not installed (apt-get install criu)` : false;
+
+function crit(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(CRIT, args, { maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 127) : 0;
+      resolve({ code, stdout, stderr: stderr || (err?.message ?? '') });
+    });
+  });
+}
+
+/** Every image crit can decode: the *.img files but the raw pages-*.img, and stats-dump. */
+function decodableImages(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => (f.endsWith('.img') && !/^pages-\d+\.img$/.test(f)) || f === 'stats-dump')
+    .sort();
+}
+
+async function assertCritDecodesAll(dir: string, pids: number[]): Promise<void> {
+  assert.ok(existsSync(CRIT), `${CRIT} is missing: CI must install Debian's criu package`);
+  const files = decodableImages(dir);
+  for (const must of ['inventory.img', 'pstree.img', 'files.img', 'stats-dump', ...pids.flatMap((p) => [`core-${p}.img`])]) {
+    assert.ok(files.includes(must), `${must} was not written (have ${files.join(' ')})`);
+  }
+  const failed: string[] = [];
+  for (const f of files) {
+    const r = await crit(['decode', '-i', join(dir, f)]);
+    if (r.code !== 0) {
+      failed.push(`${f}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      continue;
+    }
+    const magic = (JSON.parse(r.stdout) as { magic?: string }).magic;
+    if (typeof magic !== 'string' || magic === '') failed.push(`${f}: no magic in crit's output`);
+  }
+  assert.deepEqual(failed, [], `crit decode failed on:\n${failed.join('\n')}`);
+}
+
+test('crit decodes every image of a counter dump; cryo show prints a CORE image', { skip: critSkip }, async (t) => {
+  const dir = tmpDir('cryo-e2e-images-counter', t);
+  const c = await startCounter(dir, t, 4);
+  const img = join(dir, 'img');
+  await dumpOk(c.target.pid, img);
+  await waitDumpedGone(c.target);
+  await assertCritDecodesAll(img, [c.target.pid]);
+
+  const show = await cryoOk(['show', join(img, `core-${c.target.pid}.img`)]);
+  const core = JSON.parse(show.stdout) as { magic: string; entries: { tc?: { comm?: string } }[] };
+  assert.equal(core.magic, 'CORE');
+  assert.equal(core.entries.length, 1);
+  assert.equal(core.entries[0]?.tc?.comm, 'counter');
+});
+
+test('crit decodes every image of a multi-threaded dump (a core image per thread)', { skip: critSkip }, async (t) => {
+  const dir = tmpDir('cryo-e2e-images-threads', t);
+  const target = await startTarget([buildTarget('threads'), join(dir, 'threads.log'), '3'], { t });
+  const tids = taskTids(target.pid);
+  const img = join(dir, 'img');
+  await dumpOk(target.pid, img);
+  await waitDumpedGone(target);
+  await assertCritDecodesAll(img, tids);
+});
+
+/** A counter dumped once, before the tests below; each test damages its own copy of the images. */
+let pristine: { img: string; target: Target } | undefined;
+const pristineDir = tmpDir('cryo-e2e-images-corrupt'); // removed when the file's tests end
+before(async () => {
+  const dir = pristineDir;
+  const c = await startCounter(dir, undefined, 4);
+  const img = join(dir, 'img');
+  await dumpOk(c.target.pid, img);
+  await waitDumpedGone(c.target);
+  pristine = { img, target: c.target };
+});
+
+function dumpedCounter(): { img: string; target: Target } {
+  assert.ok(pristine, 'the counter was not dumped');
+  return pristine;
+}
+
+async function assertRefused(t: TestContext, damage: (img: string, pid: number) => string): Promise<void> {
+  const { img, target } = dumpedCounter();
+  const copy = join(tmpDir('cryo-e2e-images-bad', t), 'img');
+  cpSync(img, copy, { recursive: true });
+  const file = damage(copy, target.pid);
+  const r = await runCryo(['restore', '-d', '-D', copy]);
+  assert.equal(r.code, 3, `restore of images with a damaged ${file}: exit ${r.code}, expected 3\n${r.stderr}`);
+  assert.ok(r.stderr.includes(file), `the error does not name ${file}:\n${r.stderr}`);
+  assert.ok(pidFree(target.pid), `a process was created with pid ${target.pid}`);
+}
+
+test('a flipped byte in pages-1.img: restore exits 3 naming it, and creates no process', async (t) => {
+  await assertRefused(t, (img) => {
+    const path = join(img, 'pages-1.img');
+    const buf = readFileSync(path);
+    const at = buf.length >> 1;
+    buf[at] = buf[at]! ^ 0x01;
+    writeFileSync(path, buf);
+    return 'pages-1.img';
+  });
+});
+
+test('a truncated core image: restore exits 3 naming it, and creates no process', async (t) => {
+  await assertRefused(t, (img, pid) => {
+    const name = `core-${pid}.img`;
+    const path = join(img, name);
+    truncateSync(path, readFileSync(path).length - 7);
+    return name;
+  });
+});
+
+test('a missing mm image: restore exits 3 naming it, and creates no process', async (t) => {
+  await assertRefused(t, (img, pid) => {
+    const name = `mm-${pid}.img`;
+    rmSync(join(img, name));
+    return name;
+  });
+});
+
+test('the undamaged images restore (the checks above refuse only the damage)', async (t) => {
+  const { img, target } = dumpedCounter();
+  killAtEnd(t, target.pid, target.comm);
+  await restoreDetached(img);
+  assertUntouched(target.pid, 'restored counter');
+});
