@@ -1,0 +1,104 @@
+// Failure safety: a dump that fails — a missing pid, an unsupported fd, an injected failure at
+// any stage, cryo killed with SIGKILL midway — leaves the task running exactly as before; a
+// restore onto a pid in use is refused, naming the holder.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCryo } from '../helpers/cryo.ts';
+import { startTarget, waitForFileLine } from '../helpers/targets.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+import { PYTHON, assertUntouched, dumpOk, sleep, spawnCryo, startCounter, unusedPid } from './e2e.ts';
+
+const STAGES = ['seized', 'injecting', 'collected', 'fds', 'memory', 'images'] as const;
+
+test('dump of a pid that does not exist: exit 2, "no process"', async () => {
+  const pid = unusedPid();
+  const r = await runCryo(['dump', '-t', String(pid), '-D', tmpDir('cryo-e2e-nopid')]);
+  assert.equal(r.code, 2, `exit ${r.code}:\n${r.stderr}`);
+  assert.match(r.stderr, /no process/i);
+  assert.ok(r.stderr.includes(String(pid)), `the error does not name pid ${pid}:\n${r.stderr}`);
+});
+
+// A counter that also holds a listening TCP socket (which cryo can't checkpoint yet).
+const TCP_SCRIPT = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(('127.0.0.1', 0))
+s.listen()
+log = open(sys.argv[1], 'a', buffering=1)
+print('fd', s.fileno(), flush=True)
+print('ready', flush=True)
+n = 0
+while True:
+    n += 1
+    log.write(f'count={n}\\n')
+    time.sleep(0.02)
+`;
+
+test('dump of a task holding a TCP listening socket: exit 4 naming pid, fd and socket:, task untouched', async (t) => {
+  const dir = tmpDir('cryo-e2e-tcp', t);
+  const log = join(dir, 'tcp.log');
+  const target = await startTarget([PYTHON, '-c', TCP_SCRIPT, log], { t });
+  const fd = /^fd (\d+)$/m.exec(target.output())?.[1];
+  assert.ok(fd, target.output());
+  const r = await runCryo(['dump', '-t', String(target.pid), '-D', join(dir, 'img')]);
+  assert.equal(r.code, 4, `exit ${r.code}:\n${r.stderr}`);
+  assert.ok(r.stderr.includes(String(target.pid)), `the error does not name pid ${target.pid}:\n${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`\\bfd ?${fd}\\b`), `the error does not name fd ${fd}:\n${r.stderr}`);
+  assert.match(r.stderr, /socket:/);
+  assertUntouched(target.pid, 'the TCP holder');
+  const now = Number(readFileSync(log, 'utf8').trimEnd().split('\n').at(-1)?.slice('count='.length));
+  await waitForFileLine(log, (l) => Number(l.slice('count='.length)) > now + 3, 3000, { since: readFileSync(log).length });
+  assertUntouched(target.pid, 'the TCP holder');
+});
+
+for (const stage of STAGES) {
+  test(`CRYO_FAIL_AT=${stage}: the dump fails and the task runs on as before`, async (t) => {
+    const dir = tmpDir(`cryo-e2e-fail-${stage}`, t);
+    const c = await startCounter(dir, t, 8);
+    const before = await c.report();
+    const r = await runCryo(['dump', '-t', String(c.target.pid), '-D', join(dir, 'img'), '-v4', '-o', 'dump.log'], { env: { CRYO_FAIL_AT: stage } });
+    assert.notEqual(r.code, 0, `the dump did not fail at ${stage}`);
+    assert.match(r.stderr, new RegExp(`injected failure at stage ${stage}`));
+    assertUntouched(c.target.pid, `the counter after a failure at ${stage}`);
+    const after = await c.assertAdvancing(Number(before['count']), before['token']!);
+    const report = await c.report();
+    assert.equal(report['mem'], 'ok');
+    assert.ok(Number(report['count']) >= Number(after['count']));
+    assertUntouched(c.target.pid, `the counter after a failure at ${stage}`);
+  });
+}
+
+test('cryo killed with SIGKILL in the middle of a dump: the task runs on unharmed', async (t) => {
+  const dir = tmpDir('cryo-e2e-sigkill', t);
+  const c = await startCounter(dir, t, 1024); // 1 GiB to dump: long enough to be caught midway
+  const before = await c.report();
+  const img = join(dir, 'img');
+  const cryo = spawnCryo(['dump', '-t', String(c.target.pid), '-D', img, '-v4', '-o', 'dump.log'], t);
+  const logPath = join(img, 'dump.log');
+  const collected = (): boolean => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('task state collected');
+  const deadline = Date.now() + 10_000;
+  while (!collected() && cryo.exitCode === null && Date.now() < deadline) await sleep(5);
+  if (!collected()) await sleep(150);
+  cryo.kill('SIGKILL');
+  const end = await cryo.done;
+  assert.equal(end.signal, 'SIGKILL', 'the dump finished before it could be killed: make the target bigger');
+  assertUntouched(c.target.pid, 'the counter after cryo was killed');
+  const after = await c.assertAdvancing(Number(before['count']), before['token']!);
+  assert.equal(after['mem'], 'ok');
+  assertUntouched(c.target.pid, 'the counter after cryo was killed');
+});
+
+test('restore while the pid is in use: exit 5 naming the pid and its holder', async (t) => {
+  const dir = tmpDir('cryo-e2e-pidtaken', t);
+  const c = await startCounter(dir, t, 4);
+  const before = await c.report();
+  await dumpOk(c.target.pid, join(dir, 'img'), ['--leave-running']);
+  const r = await runCryo(['restore', '-d', '-D', join(dir, 'img')]);
+  assert.equal(r.code, 5, `exit ${r.code}:\n${r.stderr}`);
+  assert.ok(r.stderr.includes(String(c.target.pid)), `the error does not name pid ${c.target.pid}:\n${r.stderr}`);
+  assert.ok(r.stderr.includes(c.target.comm), `the error does not name the holder ${c.target.comm}:\n${r.stderr}`);
+  assertUntouched(c.target.pid, 'the original');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+});
