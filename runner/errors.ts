@@ -32,6 +32,16 @@ export class WorkflowFailedError extends CryoError {
   }
 }
 
+/** Ctrl-C stopped the run: exits 130 like a shell job killed by SIGINT (128 + 2). */
+export class WorkflowCancelledError extends CryoError {
+  readonly exitCode: number = 130;
+  readonly step: string;
+  constructor(step: string, opts: { hint?: string | undefined } = {}) {
+    super(`cancelled (Ctrl-C) during step "${step}"`, { hint: opts.hint });
+    this.step = step;
+  }
+}
+
 /** A step that failed at run time (exit status, timeout, bad resolved value). */
 export class StepError extends RuntimeError {}
 

@@ -14,7 +14,7 @@ import { ruleIssues } from './rules.ts';
 import type { Workflow, RawWorkflow } from './types.ts';
 import { shapeIssues } from './validate.ts';
 
-export { WorkflowInvalidError, WorkflowFailedError, StepError, formatIssue, formatIssues, codeFrame } from './errors.ts';
+export { WorkflowInvalidError, WorkflowFailedError, WorkflowCancelledError, StepError, formatIssue, formatIssues, codeFrame } from './errors.ts';
 export type { Issue } from './errors.ts';
 export { execute, CancelledError, TimeoutError } from './execute.ts';
 export type { ExecuteOptions, Outcome, RunEvent, RunResult, StepResult } from './execute.ts';

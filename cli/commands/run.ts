@@ -3,7 +3,8 @@
 // a second Ctrl-C stops the finally steps too; a third exits at once.
 import type { CommandModule } from 'yargs';
 import { actionScripts } from '../../engine/index.ts';
-import { WorkflowFailedError, formatSummary, jsonReporter, parseInputFlags, runWorkflow, textReporter } from '../../runner/index.ts';
+import { running } from '../../runner/children.ts';
+import { WorkflowCancelledError, WorkflowFailedError, formatSummary, jsonReporter, parseInputFlags, runWorkflow, textReporter } from '../../runner/index.ts';
 
 interface Args {
   readonly file: string;
@@ -46,10 +47,20 @@ export const runCommand: CommandModule<object, Args> = {
       });
       reporter.close();
       if (!argv.json) process.stdout.write(`\n${formatSummary(argv.file, result)}\n`);
-      if (!result.ok) throw new WorkflowFailedError(result.failedStep ?? '?', result.error ?? (result.cancelled ? 'cancelled' : 'failed'));
+      if (result.cancelled) {
+        const left = result.steps.filter((s) => s.kind === 'restore' && typeof s.outputs.pid === 'number' && running(s.outputs.pid as number));
+        throw new WorkflowCancelledError(result.failedStep ?? '?', {
+          hint: left.length ? `restored and left running: ${left.map((s) => `pid ${String(s.outputs.pid)}`).join(', ')}` : undefined,
+        });
+      }
+      if (!result.ok) throw new WorkflowFailedError(result.failedStep ?? '?', result.error ?? 'failed');
     } finally {
       reporter.close();
       process.off('SIGINT', onSigint);
+      // The engine's RestoredTree.wait() cannot be cancelled: after Ctrl-C stopped a restore step's
+      // waiting, its poll timer would keep cryo alive until the restored root exits. The run is
+      // over: exit once the error (if any) is reported, whatever timers remain.
+      setTimeout(() => process.exit(), 200).unref();
     }
   },
 };
