@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseReport } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, dumpOk, lastLine, restoreDetached, sleep, startCounter, taskStatus, waitDumpedGone } from './e2e.ts';
+import { assertUntouched, dumpOk, killAtEnd, lastLine, restoreDetached, sleep, startCounter, taskStatus, waitDumpedGone } from './e2e.ts';
 
 test('dump --leave-running: the original keeps running, untouched, its output continues', async (t) => {
   const dir = tmpDir('cryo-e2e-leave-running', t);
@@ -19,6 +19,14 @@ test('dump --leave-running: the original keeps running, untouched, its output co
   // Still the process we spawned: it has not exited.
   assert.equal(await Promise.race([c.target.exited, sleep(50).then(() => 'running')]), 'running');
   assertUntouched(c.target.pid, 'the dumped original');
+
+  // The images are a real checkpoint: once the original is gone, they restore it as it was dumped.
+  process.kill(c.target.pid, 'SIGKILL');
+  await c.target.exited;
+  killAtEnd(t, c.target.pid, c.target.comm);
+  await restoreDetached(join(dir, 'img'));
+  assertUntouched(c.target.pid, 'the restored checkpoint');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
 });
 
 test('dump --leave-stopped: the original is left stopped, untraced, and continues after SIGCONT', async (t) => {

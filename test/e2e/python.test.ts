@@ -70,4 +70,15 @@ test('python: token, counter and append-mode log survive dump + restore -d', asy
   await sleep(150);
   assert.ok(statSync(log).size > sizeNow, 'the log stopped growing');
   assertUntouched(target.pid, 'restored python');
+
+  // Once more, at once: the restored task is init's child now, so its pid is held by a zombie
+  // until pid 1 reaps it, and restore has to wait for that.
+  await dumpOk(target.pid, join(dir, 'img2'));
+  const atDump2 = readFileSync(log, 'utf8');
+  await restoreDetached(join(dir, 'img2'));
+  assertUntouched(target.pid, 'twice restored python');
+  const count2 = lines(log).at(-1)!.count;
+  await waitForFileLine(log, (l) => Number(l.split(' ')[1]) >= count2 + 5, 5000, { since: atDump2.length });
+  assert.ok(readFileSync(log, 'utf8').startsWith(atDump2));
+  lines(log).forEach((l, i) => assert.deepEqual(l, { token, count: i + 1 }, `line ${i + 1} after the second restore`));
 });
