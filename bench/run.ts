@@ -523,6 +523,13 @@ function machine(): Record<string, string | number> {
   } catch {
     /* not a checkout */
   }
+  let dirty = '';
+  try {
+    dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'engine', 'native', 'cli', 'bin', 'errors.ts'], { encoding: 'utf8' }).trim() ? ' + uncommitted changes' : '';
+  } catch {
+    /* not a checkout */
+  }
+  rev += dirty;
   return { loadavg: loadavg().map((x) => x.toFixed(1)).join(' '), kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, commit: rev };
 }
 
@@ -584,7 +591,14 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const full = !opts.quick && !opts.cases.length && !opts.runsGiven;
   const table = markdownTable(results, tools.length > 1);
-  const failures = results.flatMap((r) => r.runs.filter((x) => x.error).map((x) => `- ${r.name} ${x.tool} ${x.warmup ? 'warm-up' : `run ${x.run}`}: ${x.error}`));
+  // One line per distinct failure (first line of the message, scratch paths shortened).
+  const failureRuns = new Map<string, string[]>();
+  for (const r of results)
+    for (const x of r.runs.filter((y) => y.error)) {
+      const msg = `${r.name} ${x.tool}: ${x.error!.split('\n')[0]!.replaceAll(scratch, '$TMP').replace(/\/[\w.-]+-\w{6}\//g, '/…/')}`;
+      failureRuns.set(msg, [...(failureRuns.get(msg) ?? []), x.warmup ? 'warm-up' : `run ${x.run}`]);
+    }
+  const failures = [...failureRuns].map(([msg, which]) => `- ${msg} (${which.join(', ')})`);
   const md = [
     `# cryo benchmark${full ? '' : ' (partial run)'}`,
     '',
