@@ -44,7 +44,11 @@ export interface DumpResult {
   /** Every pid of the dumped tree, root first. */
   readonly pids: readonly number[];
   readonly stats: DumpStats;
-  /** What happened to the tree: killed (default), left running, left stopped. */
+  /**
+   * What happened to the tree: killed (default), left running, left stopped. A killed tree is
+   * also reaped by cryo (it is the tracer): a caller that is the tree's parent gets no exit
+   * notification for it (a child_process handle never fires 'exit').
+   */
   readonly final: 'killed' | 'running' | 'stopped';
 }
 
@@ -73,6 +77,9 @@ export interface RestoredTree {
   readonly pid: number;
   readonly pids: readonly number[];
   readonly stats: RestoreStats;
-  /** Resolves with the root's wait status once it exits: `{ code }` or `{ signal }`. */
-  wait(): Promise<{ code: number | null; signal: number | null }>;
+  /**
+   * Resolves with the root's wait status once it exits: `{ code }` or `{ signal }`. Aborting
+   * `signal` stops the waiting (the task runs on) and rejects with the abort reason.
+   */
+  wait(signal?: AbortSignal): Promise<{ code: number | null; signal: number | null }>;
 }

@@ -4,7 +4,7 @@
 // reparented to cryo, so CLONE_PARENT makes the restored root cryo's child.
 import { execFileSync } from 'node:child_process';
 import { RuntimeError } from '../errors.ts';
-import { PTRACE_O, SIG, interrupt, seize, sendSignal, setChildSubreaper, waitTask } from '../native/index.ts';
+import { PTRACE_O, SIG, interrupt, isChildSubreaper, seize, sendSignal, setChildSubreaper, waitTask } from '../native/index.ts';
 import { readStat, readSyscall } from './proc/index.ts';
 
 export const RESTORE_PTRACE_OPTIONS = PTRACE_O.TRACESYSGOOD | PTRACE_O.TRACEFORK | PTRACE_O.TRACECLONE | PTRACE_O.EXITKILL;
@@ -22,10 +22,38 @@ export interface Helper {
 
 /** Starts the helper and seizes it once it is idle in its own sleep (not in the dynamic loader). */
 export function startHelper(): Helper {
-  setChildSubreaper();
-  const out = execFileSync('/bin/sh', ['-c', 'sleep 1000000 </dev/null >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' });
+  // Subreaper only while the helper is orphaned to us: a caller's later orphans stay init's.
+  const wasSubreaper = isChildSubreaper();
+  setChildSubreaper(true);
+  let out: string;
+  try {
+    out = startSleeper();
+  } catch (e) {
+    if (!wasSubreaper) setChildSubreaper(false);
+    throw e;
+  }
   const pid = Number(out.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new RuntimeError(`restore helper did not start: ${out}`);
+  try {
+    waitIdle(pid);
+  } catch (e) {
+    sendSignal(pid, SIG.SIGKILL);
+    throw e;
+  } finally {
+    if (!wasSubreaper) setChildSubreaper(false);
+  }
+  seize(pid, RESTORE_PTRACE_OPTIONS);
+  interrupt(pid);
+  waitTask(pid);
+  return helperHandle(pid);
+}
+
+function startSleeper(): string {
+  return execFileSync('/bin/sh', ['-c', 'sleep 1000000 </dev/null >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' });
+}
+
+/** Until the helper sleeps in nanosleep (not still in the dynamic loader) and is our child. */
+function waitIdle(pid: number): void {
   const deadline = Date.now() + 5000;
   for (;;) {
     try {
@@ -37,9 +65,9 @@ export function startHelper(): Helper {
     if (Date.now() > deadline) throw new RuntimeError(`restore helper ${pid} did not settle`);
     sleepMs(2);
   }
-  seize(pid, RESTORE_PTRACE_OPTIONS);
-  interrupt(pid);
-  waitTask(pid);
+}
+
+function helperHandle(pid: number): Helper {
   return {
     pid,
     kill(): void {

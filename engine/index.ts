@@ -8,3 +8,5 @@ export { dump } from './dump.ts';
 export { restore } from './restore.ts';
 export { checkKernel } from './check.ts';
 export type { FeatureResult } from './check.ts';
+export { Children, describeStatus, killAndReap, running, startDetached, tryReap } from './children.ts';
+export type { DetachedOptions, ExitStatus } from './children.ts';

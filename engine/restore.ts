@@ -233,7 +233,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     }
     await hook('post-resume', pid).catch((e) => log.warn(`post-resume hook failed: ${(e as Error).message}`));
     log.info('Restore finished successfully. Tasks resumed.');
-    return { pid, pids: [pid], stats, wait: () => waitExit(pid) };
+    return { pid, pids: [pid], stats, wait: (signal?: AbortSignal) => waitExit(pid, signal) };
   } catch (e) {
     helper?.kill();
     if (created) {
@@ -252,21 +252,42 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
   }
 }
 
-/** Waits for the restored root (cryo's child) without blocking the event loop. */
-function waitExit(pid: number): Promise<{ code: number | null; signal: number | null }> {
+/**
+ * Waits for the restored root (cryo's child) without blocking the event loop. An aborted
+ * `signal` stops the waiting (the task runs on) and rejects with the abort reason.
+ */
+function waitExit(pid: number, signal?: AbortSignal): Promise<{ code: number | null; signal: number | null }> {
   return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (fn: () => void): void => {
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
     const poll = (): void => {
       const st = Buffer.alloc(4);
       const r = sys.waitpid(pid, st, 1 /* WNOHANG */);
       if (r === pid) {
         const s = st.readInt32LE(0);
-        if ((s & 0x7f) === 0) return resolve({ code: (s >> 8) & 0xff, signal: null });
-        if ((s & 0xff) !== 0x7f) return resolve({ code: null, signal: s & 0x7f });
+        if ((s & 0x7f) === 0) return done(() => resolve({ code: (s >> 8) & 0xff, signal: null }));
+        if ((s & 0xff) !== 0x7f) return done(() => resolve({ code: null, signal: s & 0x7f }));
       } else if (r < 0) {
         const errno = lastErrno();
-        if (errno !== 4 /* EINTR */) return reject(new RuntimeError(`waitpid(${pid}) failed: errno ${errno}`));
+        if (errno === 10 /* ECHILD */) {
+          return done(() =>
+            reject(new RuntimeError(`can't wait for restored pid ${pid}: it is not (or no longer) cryo's child (ECHILD)`, {
+              hint: 'another waiter reaped it, e.g. a child_process handle of this process for an earlier process with the same pid',
+            })),
+          );
+        }
+        if (errno !== 4 /* EINTR */) return done(() => reject(new RuntimeError(`waitpid(${pid}): errno ${errno}`)));
       }
-      setTimeout(poll, 20);
+      timer = setTimeout(poll, 20);
     };
     poll();
   });

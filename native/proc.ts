@@ -94,9 +94,14 @@ export function setSched(tid: number, s: SchedInfo): void {
   check(sys.syscall(NR.setpriority, 0, tid, s.nice, 0, 0, 0), 'setpriority', `${tid}, ${s.nice}`);
 }
 
-/** Makes cryo a child subreaper: orphans in its subtree (the restore helper) become its children. */
-export function setChildSubreaper(): void {
-  check(sys.syscall(NR.prctl, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0, 0), 'prctl', 'PR_SET_CHILD_SUBREAPER');
+/** Makes cryo a child subreaper (or not): orphans in its subtree (the restore helper) become its children. */
+export function setChildSubreaper(on = true): void {
+  check(sys.syscall(NR.prctl, 36 /* PR_SET_CHILD_SUBREAPER */, on ? 1 : 0, 0, 0, 0, 0), 'prctl', 'PR_SET_CHILD_SUBREAPER');
+}
+export function isChildSubreaper(): boolean {
+  const v = Buffer.alloc(4);
+  check(sys.syscallBuf(NR.prctl, 37 /* PR_GET_CHILD_SUBREAPER */, v, null, 0, 0, 0), 'prctl', 'PR_GET_CHILD_SUBREAPER');
+  return v.readInt32LE(0) !== 0;
 }
 
 /** kcmp(KCMP_FILE): whether two fds (of two processes) refer to the same open file description. */

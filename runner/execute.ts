@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ActionHook, HookName } from '../engine/index.ts';
 import { combineHooks } from '../engine/index.ts';
 import { RuntimeError } from '../errors.ts';
-import { Children } from './children.ts';
+import { Children } from '../engine/index.ts';
 import { engineFunctions } from './engine-port.ts';
 import type { EnginePort } from './engine-port.ts';
 import { formatDuration } from './duration.ts';

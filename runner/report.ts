@@ -1,7 +1,7 @@
 // Presentation of plans and runs for the CLI: the plan as text or JSON, live progress (a spinner
 // on a terminal, plain lines otherwise, NDJSON with --json) and the final summary.
 import { dump as toYaml } from 'js-yaml';
-import { running } from './children.ts';
+import { running } from '../engine/index.ts';
 import { mib } from './steps/common.ts';
 import { formatDuration } from './duration.ts';
 import type { RunEvent, RunResult, StepResult } from './execute.ts';

@@ -3,7 +3,7 @@
 // a second Ctrl-C stops the finally steps too; a third exits at once.
 import type { CommandModule } from 'yargs';
 import { actionScripts } from '../../engine/index.ts';
-import { running } from '../../runner/children.ts';
+import { running } from '../../engine/index.ts';
 import { WorkflowCancelledError, WorkflowFailedError, formatSummary, jsonReporter, parseInputFlags, runWorkflow, textReporter } from '../../runner/index.ts';
 
 interface Args {
@@ -57,10 +57,6 @@ export const runCommand: CommandModule<object, Args> = {
     } finally {
       reporter.close();
       process.off('SIGINT', onSigint);
-      // The engine's RestoredTree.wait() cannot be cancelled: after Ctrl-C stopped a restore step's
-      // waiting, its poll timer would keep cryo alive until the restored root exits. The run is
-      // over: exit once the error (if any) is reported, whatever timers remain.
-      setTimeout(() => process.exit(), 200).unref();
     }
   },
 };

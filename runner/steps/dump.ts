@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDuration, parseDuration } from '../duration.ts';
-import { describeStatus, killAndReap, startDetached, tryReap } from '../children.ts';
+import { describeStatus, killAndReap, startDetached, tryReap } from '../../engine/index.ts';
 import { StepError } from '../errors.ts';
 import type { Value } from '../expr.ts';
 import { planValue } from '../planned.ts';

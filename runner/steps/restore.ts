@@ -5,7 +5,7 @@ import { StepError } from '../errors.ts';
 import type { Value } from '../expr.ts';
 import { planValue } from '../planned.ts';
 import { describeExit, runProcess } from '../proc.ts';
-import { describeStatus, running } from '../children.ts';
+import { describeStatus, running } from '../../engine/index.ts';
 import { formatDuration } from '../duration.ts';
 import type { RestoredTree } from '../engine-port.ts';
 import type { Planned } from '../types.ts';
@@ -60,16 +60,8 @@ export const restoreStep = {
  */
 async function waitRoot(tree: RestoredTree, ctx: StepContext): Promise<number> {
   ctx.log('info', `waiting for pid ${tree.pid} to exit (Ctrl-C stops waiting and leaves it running)`);
-  let onAbort: (() => void) | undefined;
   try {
-    const status = await Promise.race([
-      tree.wait(),
-      new Promise<never>((_, rej) => {
-        onAbort = () => rej(ctx.signal.reason);
-        if (ctx.signal.aborted) onAbort();
-        else ctx.signal.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
+    const status = await tree.wait(ctx.signal);
     ctx.children.forget(tree.pid);
     const exit = { code: status.code, signal: status.signal };
     ctx.log('info', `pid ${tree.pid} exited: ${describeStatus(exit)}`);
@@ -77,7 +69,5 @@ async function waitRoot(tree: RestoredTree, ctx: StepContext): Promise<number> {
   } catch (e) {
     if (ctx.signal.aborted && running(tree.pid)) ctx.log('info', `stopped waiting; pid ${tree.pid} is left running (kill it with: kill ${tree.pid})`);
     throw e;
-  } finally {
-    if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
   }
 }

@@ -1,6 +1,6 @@
 // What a step kind is: how it plans (pure) and how it runs (the side effects).
 import type { ActionHook } from '../../engine/index.ts';
-import type { Children } from '../children.ts';
+import type { Children } from '../../engine/index.ts';
 import type { EnginePort } from '../engine-port.ts';
 import type { Value } from '../expr.ts';
 import type { Planned } from '../types.ts';

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { buildTarget } from '../helpers/targets.ts';
 import { sleep } from './helpers.ts';
-import { killAndReap, startDetached } from '../../runner/children.ts';
+import { killAndReap, startDetached } from '../../engine/index.ts';
 
 export interface Counter {
   readonly pid: number;

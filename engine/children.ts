@@ -1,4 +1,4 @@
-// Processes the runner starts to be dumped (`dump: spawn:`), and restored roots: never libuv
+// Processes a caller (the runner) starts to be dumped (`dump: spawn:`), and restored roots: never libuv
 // children. libuv's SIGCHLD handler calls waitpid(pid) for every child_process handle it still
 // holds; the engine reaps a dumped child itself (it is its tracer and parent), so libuv's handle
 // for that pid stays open and would reap the RESTORED process with the same pid, losing its exit
@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { SIG, WAIT, sendSignal, setChildSubreaper, waitTask } from '../native/index.ts';
-import { StepError } from './errors.ts';
+import { RuntimeError } from '../errors.ts';
 
 export interface DetachedOptions {
   readonly cwd: string;
@@ -36,10 +36,10 @@ export function startDetached(argv: readonly string[], opts: DetachedOptions): n
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (e) {
-    throw new StepError(`cannot start ${JSON.stringify(argv.join(' '))}: ${(e as Error).message}`);
+    throw new RuntimeError(`cannot start ${JSON.stringify(argv.join(' '))}: ${(e as Error).message}`);
   }
   const pid = Number(out.trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new StepError(`cannot start ${JSON.stringify(argv.join(' '))}: no pid (${JSON.stringify(out)})`);
+  if (!Number.isInteger(pid) || pid <= 0) throw new RuntimeError(`cannot start ${JSON.stringify(argv.join(' '))}: no pid (${JSON.stringify(out)})`);
   return pid;
 }
 
