@@ -17,12 +17,13 @@ export function withLogOptions<T>(y: Argv<T>): Argv<T & LogArgs> {
     .option('verbosity', { type: 'number', describe: 'log level 0-4 (-v0..-v4; -v, -vv raise the default 2)' }) as Argv<T & LogArgs>;
 }
 
-export function loggerFor(args: LogArgs, dir?: string): Logger {
+/** `dir` is the images directory; `create` makes it (dump) so that a relative log file can live there. */
+export function loggerFor(args: LogArgs, dir?: string, create = false): Logger {
   const level = Math.max(0, Math.min(4, args.verbosity ?? 2)) as LogLevel;
   let file = args['log-file'];
   // CRIU: a relative log file is relative to the images (work) directory.
   if (file && file !== '-' && !file.startsWith('/') && dir) {
-    mkdirSync(dir, { recursive: true });
+    if (create) mkdirSync(dir, { recursive: true });
     file = `${dir}/${file}`;
   }
   try {

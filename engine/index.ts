@@ -10,3 +10,5 @@ export { checkKernel } from './check.ts';
 export type { FeatureResult } from './check.ts';
 export { Children, describeStatus, killAndReap, running, startDetached, tryReap } from './children.ts';
 export type { DetachedOptions, ExitStatus } from './children.ts';
+export { preDump } from './pre-dump.ts';
+export type { PreDumpOptions } from './pre-dump.ts';

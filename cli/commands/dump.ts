@@ -36,7 +36,7 @@ export const dumpCommand: CommandModule<object, Args> = {
     let pid = argv.tree;
     if (pid === undefined && argv.pidfile) pid = Number(readFileSync(argv.pidfile, 'utf8').trim());
     if (pid === undefined || !Number.isInteger(pid)) throw new InputError('no process given: use -t PID (or --pidfile FILE)');
-    const log = loggerFor(argv, argv['images-dir']);
+    const log = loggerFor(argv, argv['images-dir'], true);
     const progress = progressReporter('dump');
     const ac = new AbortController();
     const onSigint = (): void => ac.abort();

@@ -2,9 +2,9 @@
 // reports, and make sure nothing a test started outlives it.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import type { TestContext } from 'node:test';
 import { readComm, readExeLink, readStat, readSyscall } from '../../engine/proc/index.ts';
@@ -162,6 +162,7 @@ export async function startTarget(cmd: readonly string[], opts: StartOptions = {
           await exited;
         }
         if (comm !== '') await killAdopted(pid, comm);
+        rmSync(dirname(outPath), { recursive: true, force: true });
         live.delete(target);
       })();
       return stopping;
