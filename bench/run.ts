@@ -496,6 +496,14 @@ function statsTable(results: readonly CaseResult[]): string {
   return rows.map((x) => `| ${x.join(' | ')} |`).join('\n');
 }
 
+/** The line of a failure that says what went wrong (not a stack frame or a source excerpt). */
+function firstErrorLine(msg: string): string {
+  const lines = msg.split('\n');
+  const head = lines[0]!.replace(/:[^:]*$/, '');
+  const why = lines.find((l) => /\b(error|failed)\b/i.test(l) && !/^\s+at /.test(l));
+  return why && why !== lines[0] ? `${head}: ${why.trim()}` : lines[0]!;
+}
+
 // ---------- main ----------
 
 function buildTargets(names: readonly string[]): Map<string, string> {
@@ -595,7 +603,7 @@ async function main(): Promise<void> {
   const failureRuns = new Map<string, string[]>();
   for (const r of results)
     for (const x of r.runs.filter((y) => y.error)) {
-      const msg = `${r.name} ${x.tool}: ${x.error!.split('\n')[0]!.replaceAll(scratch, '$TMP').replace(/\/[\w.-]+-\w{6}\//g, '/…/')}`;
+      const msg = `${r.name} ${x.tool}: ${firstErrorLine(x.error!).replaceAll(scratch, '$TMP').replace(/\/[\w.-]+-\w{6}\//g, '/…/')}`;
       failureRuns.set(msg, [...(failureRuns.get(msg) ?? []), x.warmup ? 'warm-up' : `run ${x.run}`]);
     }
   const failures = [...failureRuns].map(([msg, which]) => `- ${msg} (${which.join(', ')})`);
