@@ -161,6 +161,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
   let created = false;
   try {
     // Forking: the task is created with its old pid as a copy of the helper.
+    const tForkStart = performance.now();
     helper = startHelper();
     const hrp = new RemoteProcess(helper.pid, findVdsoSyscall(helper.pid));
     const scratchAt = findFreeArea(loaded.mm.vmas as Entry[], readMaps(helper.pid), SCRATCH_SIZE);
@@ -172,7 +173,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     // With CLONE_PARENT the exit signal must be 0: the child inherits the helper's (SIGCHLD).
     cloneWithTid(hrp, pid, CLONE.PARENT, 0);
     created = true;
-    const tFork = performance.now();
+    const forkingUs = us(performance.now() - tForkStart);
     helper.kill();
     helper = undefined;
     const rp = new RemoteProcess(pid, hrp.leader.syscallIp);
@@ -222,7 +223,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     await hook('pre-resume', pid).catch((e) => log.warn(`pre-resume hook failed: ${(e as Error).message}`));
     for (const tid of tids) tryDetach(tid, opts.leaveStopped ? SIG.SIGSTOP : 0);
     const stats: RestoreStats = {
-      forking_time: us(tFork - t0),
+      forking_time: forkingUs,
       restore_time: us(performance.now() - t0),
       pages_restored: ctx.stats.pages_restored,
     };
