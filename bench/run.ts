@@ -565,9 +565,9 @@ async function main(): Promise<void> {
   const bins = buildTargets(cases.map((c) => c.target));
   mkdirSync(RESULTS, { recursive: true });
   // Images on the same filesystem as everything else, removed after each run.
-  const scratch = mkdtempSync(join(tmpdir(), 'cryo-bench-'));
   const startup = await startupMs([process.execPath, CRYO, '--help']);
   const nodeStartup = await startupMs([process.execPath, '-e', '0']);
+  const scratch = mkdtempSync(join(tmpdir(), 'cryo-bench-'));
   process.stderr.write(`cryo bench: ${cases.map((c) => c.name).join(', ')}; 1 warm-up + ${opts.runs} runs; tools: ${tools.map((t) => t.name).join(', ')}; cryo CLI start-up ${fmtMs(startup)}\n`);
 
   const results: CaseResult[] = [];
