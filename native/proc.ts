@@ -104,9 +104,12 @@ export function isChildSubreaper(): boolean {
   return v.readInt32LE(0) !== 0;
 }
 
-/** kcmp(KCMP_FILE): whether two fds (of two processes) refer to the same open file description. */
-export function kcmpFile(pid1: number, fd1: number, pid2: number, fd2: number): boolean {
-  return check(sys.syscall(NR.kcmp, pid1, pid2, 0 /* KCMP_FILE */, fd1, fd2, 0), 'kcmp', `${pid1}:${fd1}, ${pid2}:${fd2}`) === 0;
+/**
+ * kcmp(KCMP_FILE) of two fds (of two processes): 0 when they refer to the same open file
+ * description, else 1 or 2 ordering the two descriptions (3 when the kernel can't order them).
+ */
+export function kcmpFile(pid1: number, fd1: number, pid2: number, fd2: number): number {
+  return check(sys.syscall(NR.kcmp, pid1, pid2, 0 /* KCMP_FILE */, fd1, fd2, 0), 'kcmp', `${pid1}:${fd1}, ${pid2}:${fd2}`);
 }
 
 /** execvp(3): only returns on failure. */

@@ -201,12 +201,12 @@ const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
 export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number): void {
   const pid = proc.pid;
   const fdinfo: Entry[] = [];
-  const descriptions: { facts: FdFacts; id: number }[] = [];
+  const byLink = new Map<string, Description[]>();
   for (const { fd, link } of readFdLinks(pid)) {
     const info = readFdinfo(pid, fd);
     const facts: FdFacts = { pid, fd, link, info };
     // dup()ed fds share one open file description (one offset): keep them sharing.
-    const same = descriptions.find((d) => d.facts.link === link && sameDescription(pid, d.facts.fd, fd));
+    const same = findDescription(pid, byLink, facts);
     let id: number;
     let type: number;
     if (same) {
@@ -222,7 +222,7 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
       ctx.files.push(fe);
       id = fe.id as number;
       type = fe.type as number;
-      descriptions.push({ facts, id });
+      addDescription(pid, byLink, { facts, id });
     }
     fdinfo.push({ id, flags: info.flags & O.CLOEXEC ? FD_CLOEXEC : 0, type, fd });
   }
@@ -233,8 +233,46 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
   ctx.images.write('FS', [{ cwd_id: cwd, root_id: root, umask }], { id: pid });
 }
 
-function sameDescription(pid: number, a: number, b: number): boolean {
+interface Description {
+  readonly facts: FdFacts;
+  readonly id: number;
+}
+
+/**
+ * kcmp(KCMP_FILE) orders open file descriptions (0 equal, 1 less, 2 greater), so the distinct
+ * descriptions of one path are kept sorted and each fd is looked up by binary search: a task with
+ * a thousand fds costs thousands of kcmp calls, not half a million.
+ */
+function kcmpOrder(pid: number, a: number, b: number): number {
   return kcmpFile(pid, a, pid, b);
+}
+
+function findDescription(pid: number, byLink: Map<string, Description[]>, f: FdFacts): Description | undefined {
+  const list = byLink.get(f.link);
+  if (!list) return undefined;
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const c = kcmpOrder(pid, f.fd, list[mid]!.facts.fd);
+    if (c === 0) return list[mid];
+    if (c === 1) hi = mid - 1;
+    else lo = mid + 1;
+  }
+  return undefined;
+}
+
+function addDescription(pid: number, byLink: Map<string, Description[]>, d: Description): void {
+  const list = byLink.get(d.facts.link) ?? [];
+  byLink.set(d.facts.link, list);
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (kcmpOrder(pid, d.facts.fd, list[mid]!.facts.fd) === 1) hi = mid;
+    else lo = mid + 1;
+  }
+  list.splice(lo, 0, d);
 }
 
 /** ---- restore ---- */

@@ -350,13 +350,20 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
   };
   for (const e of entries) {
     if (!(e.flags & PE.PRESENT)) continue;
-    const len = Number(e.nr_pages ?? e.compat_nr_pages) * PAGE_SIZE;
-    if (bytes + len > MAX_PREADV_BYTES) flush();
-    iov.writeBigUInt64LE(BigInt(e.vaddr), n * 16);
-    iov.writeBigUInt64LE(BigInt(len), n * 16 + 8);
-    n++;
-    bytes += len;
-    if (n === IOVS_PER_CALL) flush();
+    // One read returns at most 2 GiB - 4 KiB: runs are cut into pieces of at most 1 GiB.
+    let vaddr = BigInt(e.vaddr);
+    let left = Number(e.nr_pages ?? e.compat_nr_pages) * PAGE_SIZE;
+    while (left > 0) {
+      const len = Math.min(left, MAX_PREADV_BYTES);
+      if (bytes + len > MAX_PREADV_BYTES) flush();
+      iov.writeBigUInt64LE(vaddr, n * 16);
+      iov.writeBigUInt64LE(BigInt(len), n * 16 + 8);
+      n++;
+      bytes += len;
+      vaddr += BigInt(len);
+      left -= len;
+      if (n === IOVS_PER_CALL) flush();
+    }
   }
   flush();
   iov = Buffer.alloc(0);
