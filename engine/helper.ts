@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { RuntimeError } from '../errors.ts';
 import { PTRACE_O, SIG, interrupt, isChildSubreaper, seize, sendSignal, setChildSubreaper, waitTask } from '../native/index.ts';
 import { readStat, readSyscall } from './proc/index.ts';
+import { killTraced } from './tree.ts';
 
 export const RESTORE_PTRACE_OPTIONS = PTRACE_O.TRACESYSGOOD | PTRACE_O.TRACEFORK | PTRACE_O.TRACECLONE | PTRACE_O.EXITKILL;
 
@@ -70,17 +71,7 @@ function waitIdle(pid: number): void {
 function helperHandle(pid: number): Helper {
   return {
     pid,
-    kill(): void {
-      sendSignal(pid, SIG.SIGKILL);
-      try {
-        for (;;) {
-          const st = waitTask(pid);
-          if (st.kind === 'exited' || st.kind === 'signaled') break;
-        }
-      } catch {
-        /* reaped */
-      }
-    },
+    kill: () => killTraced([pid]),
   };
 }
 

@@ -9,7 +9,6 @@ import {
   RSEQ_FLAG_UNREGISTER,
   SIG,
   getRseqConfig,
-  sendSignal,
   sys,
   lastErrno,
   tryDetach,
@@ -18,6 +17,7 @@ import {
 import type { RestoredTree, RestoreOptions, RestoreStats } from './api.ts';
 import type { RestoreContext, RestoreTask } from './context.ts';
 import { startHelper, type Helper } from './helper.ts';
+import { killTraced } from './tree.ts';
 import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
@@ -237,17 +237,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     return { pid, pids: [pid], stats, wait: (signal?: AbortSignal) => waitExit(pid, signal) };
   } catch (e) {
     helper?.kill();
-    if (created) {
-      sendSignal(pid, SIG.SIGKILL);
-      try {
-        for (;;) {
-          const st = waitTask(pid);
-          if (st.kind === 'exited' || st.kind === 'signaled') break;
-        }
-      } catch {
-        /* gone */
-      }
-    }
+    if (created) killTraced([pid], tids.filter((t) => existsSync(`/proc/${pid}/task/${t}`)));
     log.error(`Restoring FAILED: ${(e as Error).message}`);
     throw e;
   }

@@ -107,23 +107,30 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
 /** How a frozen tree is let go: resumed, left stopped (SIGSTOP), or killed. */
 export function releaseThreads(seized: Iterable<number>, final: 'running' | 'stopped' | 'killed', pids: readonly number[] = []): void {
   if (final === 'killed') {
-    for (const pid of pids) sendSignal(pid, SIG.SIGKILL);
-    // A group leader's exit is reported only once its other threads are reaped: leaders last.
-    const leaders = new Set(pids);
-    const order = [...seized].sort((a, b) => Number(leaders.has(a)) - Number(leaders.has(b)));
-    for (const tid of order) {
-      // Reap the tracer's notifications so the real parent gets the exit.
-      try {
-        for (;;) {
-          const st = waitTask(tid);
-          if (st.kind === 'exited' || st.kind === 'signaled') break;
-          if (st.kind === 'stopped' && !tryDetach(tid)) continue;
-        }
-      } catch {
-        /* already gone */
-      }
-    }
+    killTraced(pids, seized);
     return;
   }
   for (const tid of seized) tryDetach(tid, final === 'stopped' ? SIG.SIGSTOP : 0);
+}
+
+/**
+ * SIGKILLs processes whose threads cryo traces and reaps the tracer's notifications, so the real
+ * parent gets the exit. A group leader's exit is reported only once its other threads are reaped:
+ * leaders last.
+ */
+export function killTraced(pids: readonly number[], tids: Iterable<number> = pids): void {
+  for (const pid of pids) sendSignal(pid, SIG.SIGKILL);
+  const leaders = new Set(pids);
+  const order = [...new Set([...tids, ...pids])].sort((a, b) => Number(leaders.has(a)) - Number(leaders.has(b)));
+  for (const tid of order) {
+    try {
+      for (;;) {
+        const st = waitTask(tid);
+        if (st.kind === 'exited' || st.kind === 'signaled') break;
+        if (st.kind === 'stopped') tryDetach(tid);
+      }
+    } catch {
+      /* already reaped */
+    }
+  }
 }
