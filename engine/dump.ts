@@ -119,9 +119,11 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
       dumpFds(ctx, proc, taskIds.files_id);
+      log.debug(`${proc.pid}: fds dumped`);
       faultPoint('fds');
       opts.signal?.throwIfAborted();
       dumpMemory(ctx, proc, injected);
+      log.debug(`${proc.pid}: memory dumped (${ctx.stats.pages_written} pages)`);
       faultPoint('memory');
       pstree.push({ pid: proc.pid, ppid: proc.pid === tree.root ? 0 : proc.stat.ppid, pgid: proc.stat.pgrp, sid: proc.stat.session, threads: proc.tids });
     }
@@ -143,6 +145,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // The inventory goes last: with the manifest it marks a complete dump.
     images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: 0 }]);
     images.finish();
+    log.debug('images written');
     try {
       await hook('post-dump', opts.pid);
     } catch (e) {
