@@ -87,7 +87,7 @@ class ParallelHasher {
   }
 }
 
-const PARALLEL_HASH_BYTES = 64 * 1024 * 1024;
+const PARALLEL_HASH_BYTES = 128 * 1024 * 1024;
 
 class InlineHasher {
   readonly #hash = crypto.createHash('sha256');

@@ -127,7 +127,8 @@ interface PageRunPlan {
   readonly flags: number;
 }
 
-const BATCH_BYTES = 64 * 1024 * 1024;
+// Small enough to stay in the CPU caches between the read from the task and the write to the image.
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 /** mm entry, pagemap entries and pages of one task; pages go straight to pages-N.img. */
 export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: bigint; dumpable: number; thpDisabled: boolean }): void {
