@@ -21,7 +21,8 @@ import {
 } from '../../native/index.ts';
 import type { DumpContext, DumpTask, RestoreContext, RestoreTask } from '../context.ts';
 import type { RemoteThread } from '../inject.ts';
-import { readComm, readStatus, type ProcStatus } from '../proc/index.ts';
+import { readComm, readLimits, readStatus, type ProcStatus } from '../proc/index.ts';
+import { RuntimeError } from '../../errors.ts';
 import type { RemoteProcess } from '../remote.ts';
 import { emptyTls, entryToRegs, fpregsToXstate, regsToEntry, xstateToFpregs } from '../x86.ts';
 
@@ -133,7 +134,9 @@ export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entr
   const cores = new Map<number, Entry>();
   for (const tid of task.proc.tids) cores.set(tid, collectThread(ctx, task, tid));
   const leader = cores.get(pid)!;
-  const rlimits = Array.from({ length: RLIMIT_NLIMITS }, (_, r) => getRlimit(pid, r));
+  // From /proc: prlimit() on another user's task needs CAP_SYS_RESOURCE, which root lacks here.
+  const rlimits = readLimits(pid).map((l) => ({ cur: l.soft, max: l.hard }));
+  if (rlimits.length !== RLIMIT_NLIMITS) throw new RuntimeError(`/proc/${pid}/limits: ${rlimits.length} limits, expected ${RLIMIT_NLIMITS}`);
   const subreaper = rp.leader.call('prctl', NR.prctl, PR.GET_CHILD_SUBREAPER, rp.scratch + BigInt(OUT), 0, 0, 0) === 0n && rp.get(OUT, 4).readInt32LE(0) !== 0;
   const tc: Entry = {
     task_state: TASK_ALIVE,
@@ -267,10 +270,13 @@ export function restoreCreds(ctx: RestoreContext, task: RestoreTask, tid: number
   const groups = Buffer.alloc(Math.max(4, (c.groups as number[]).length * 4));
   (c.groups as number[]).forEach((g, i) => groups.writeUInt32LE(g, i * 4));
   t.call('setgroups', NR.setgroups, (c.groups as number[]).length, rp.put(IN, groups));
-  // Drop bounding-set capabilities the task didn't have.
+  // Securebits and the bounding set need CAP_SETPCAP: set them while the thread still has it,
+  // with KEEP_CAPS on so that the uid change below keeps the permitted set for capset().
+  const SECBIT_KEEP_CAPS = 1 << 4;
+  const secbits = Number(c.secbits ?? 0);
+  t.call('prctl', NR.prctl, PR.SET_SECUREBITS, secbits | SECBIT_KEEP_CAPS, 0, 0, 0);
   const bnd = wordsCap(c.cap_bnd);
   for (let cap = 0; cap < 64; cap++) if ((now.capBnd >> BigInt(cap)) & 1n && !((bnd >> BigInt(cap)) & 1n)) t.raw(NR.prctl, PR.CAPBSET_DROP, cap);
-  t.call('prctl', NR.prctl, 8 /* PR_SET_KEEPCAPS */, 1, 0, 0, 0);
   t.call('setresgid', NR.setresgid, c.gid, c.egid, c.sgid);
   t.call('setresuid', NR.setresuid, c.uid, c.euid, c.suid);
   t.raw(NR.setfsgid, c.fsgid);
@@ -285,7 +291,8 @@ export function restoreCreds(ctx: RestoreContext, task: RestoreTask, tid: number
     data.writeUInt32LE((i![w] ?? 0) >>> 0, w * 12 + 8);
   }
   t.call('capset', NR.capset, rp.put(IN, hdr), rp.put(IN + 64, data));
-  t.call('prctl', NR.prctl, PR.SET_SECUREBITS, Number(c.secbits ?? 0), 0, 0, 0);
+  // KEEP_CAPS back to the dumped value: changing it needs no capability.
+  t.call('prctl', NR.prctl, 8 /* PR_SET_KEEPCAPS */, secbits & SECBIT_KEEP_CAPS ? 1 : 0, 0, 0, 0);
   if (c.no_new_privs) t.call('prctl', NR.prctl, PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   ctx.log.debug(`${tid}: credentials restored`);
 }

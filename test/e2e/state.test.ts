@@ -1,7 +1,7 @@
 // zdtm-style state checks: each target sets up one kind of state, reports it, is dumped and
 // restored, and must report the same state afterwards (and keep working).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
@@ -61,4 +61,18 @@ test('private, copied-on-write, shared, PROT_NONE and read-only mappings and brk
   assert.equal(after.all, 'ok', JSON.stringify(after));
   assert.equal(after.brk_end, before.brk_end, 'brk');
   assert.equal(Number(after.gen), Number(before.gen) + 1, 'the shared mapping still maps the file');
+});
+
+test('credentials of an unprivileged task (uids, gids, groups, capabilities) survive', async (t) => {
+  const dir = tmpDir('cryo-creds', t);
+  const target = await startTarget(
+    ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--groups=65534,100', '--inh-caps=-all', '--bounding-set=-all', '--', '/bin/sleep', '1000'],
+    { ready: 'sleeping', t },
+  );
+  const creds = (): string[] => readFileSync(`/proc/${target.pid}/status`, 'utf8').split('\n').filter((l) => /^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):/.test(l));
+  const before = creds();
+  assert.ok(before.some((l) => /^Uid:\s+65534\s/.test(l)), before.join('\n'));
+  await dumpAndRestore(target.pid, join(dir, 'img'));
+  assert.deepEqual(creds(), before);
+  assert.match(readFileSync(`/proc/${target.pid}/stat`, 'utf8'), /^\d+ \(sleep\) S /);
 });
