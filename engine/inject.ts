@@ -24,6 +24,7 @@ import {
   setSigmask,
   sreg,
   syscallStep,
+  cont,
   waitTask,
   writeMemory,
   type Regs,
@@ -31,6 +32,11 @@ import {
 import { RuntimeError } from '../errors.ts';
 
 const ALL_SIGNALS = 0xffffffffffffffffn;
+/** Trap mode leaves SIGTRAP unblocked: the kernel resets the handler of a blocked forced signal. */
+const ALL_BUT_SIGTRAP = ALL_SIGNALS & ~(1n << BigInt(SIG.SIGTRAP - 1));
+
+/** `syscall; int3`: written into a scratch page for trap-mode injection. */
+export const TRAP_CODE = Uint8Array.from([0x0f, 0x05, 0xcc]);
 
 /** Finds the address of a `syscall` instruction (0f 05) in an executable mapping of the task. */
 export function findSyscallInsn(pid: number, start: bigint, end: bigint): bigint | undefined {
@@ -54,16 +60,29 @@ export class RemoteThread {
   readonly saved: Regs;
   readonly savedMask: bigint;
   #regs: Regs;
+  /**
+   * Address of TRAP_CODE in the task, when it has one: each syscall then costs one stop (the
+   * SIGTRAP of the int3, suppressed when the thread is resumed) instead of two. Only for tasks
+   * cryo is building (restore): the int3's forced SIGTRAP would reset a SIG_IGN disposition.
+   */
+  trapIp: bigint | undefined;
   /** Number of syscalls injected: for stats and benchmarks. */
   count = 0;
 
-  constructor(tid: number, syscallIp: bigint) {
+  constructor(tid: number, syscallIp: bigint, trapIp?: bigint) {
     this.tid = tid;
     this.syscallIp = syscallIp;
+    this.trapIp = trapIp;
     this.saved = getRegs(tid);
     this.#regs = this.saved.slice();
     this.savedMask = getSigmask(tid);
-    setSigmask(tid, ALL_SIGNALS);
+    setSigmask(tid, trapIp === undefined ? ALL_SIGNALS : ALL_BUT_SIGTRAP);
+  }
+
+  /** Switches between trap mode (an address of TRAP_CODE) and stepping the vDSO syscall. */
+  useTrap(trapIp: bigint | undefined): void {
+    this.trapIp = trapIp;
+    setSigmask(this.tid, trapIp === undefined ? ALL_SIGNALS : ALL_BUT_SIGTRAP);
   }
 
   /** Runs one syscall; returns rax as a signed value (negative = -errno). */
@@ -74,12 +93,26 @@ export class RemoteThread {
     setReg(regs, 'orig_ax', -1);
     const argRegs = ['di', 'si', 'dx', 'r10', 'r8', 'r9'] as const;
     argRegs.forEach((r, i) => setReg(regs, r, BigInt(args[i] ?? 0)));
-    setReg(regs, 'ip', this.syscallIp);
+    setReg(regs, 'ip', this.trapIp ?? this.syscallIp);
     setRegs(this.tid, regs);
-    this.#stepToSyscallStop('entry', nr);
-    this.#stepToSyscallStop('exit', nr);
+    if (this.trapIp !== undefined) {
+      this.#continueToTrap(nr);
+    } else {
+      this.#stepToSyscallStop('entry', nr);
+      this.#stepToSyscallStop('exit', nr);
+    }
     this.count++;
     return sreg(getRegs(this.tid), 'ax');
+  }
+
+  #continueToTrap(nr: number): void {
+    for (;;) {
+      cont(this.tid);
+      const st = waitTask(this.tid);
+      if (st.kind === 'stopped' && st.event === 0 && st.signal === SIG.SIGTRAP) return;
+      if (st.kind === 'stopped' && st.event !== 0) continue; // fork/clone events of an injected clone3
+      throw new RuntimeError(`task ${this.tid} did not trap after injected syscall ${nr}: ${JSON.stringify(st)}`);
+    }
   }
 
   /** Runs one syscall and throws SyscallError on failure. */

@@ -21,7 +21,7 @@ import { killTraced } from './tree.ts';
 import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
-import { finalThreadState, restoreCreds, restoreTaskState, restoreThreadState } from './objects/core.ts';
+import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
 import { restoreFds, restoreFs } from './objects/files.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
@@ -180,6 +180,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     rp.scratch = scratchAt;
     task = { pid, remote: rp, cores: loaded.cores };
     const t = rp.leader;
+    rp.useTrapCode();
 
     // The helper's rseq area is about to be unmapped: unregister it first, or the task dies
     // with SIGSEGV on its next return to user space.
@@ -216,6 +217,9 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
       rp.thread(tid).finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });
     }
     const fin = finalThreadState(ctx, task, pid, t);
+    // The int3s of trap mode may have reset an ignored SIGTRAP to default: set it as dumped.
+    rp.stopTrapCode();
+    restoreSigaction(task, SIG.SIGTRAP);
     rp.unmapScratch();
     t.finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });
 

@@ -159,20 +159,24 @@ export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entr
 
 /** ---- restore ---- */
 
+/** One signal's handler, as dumped (the leader sets it for the whole thread group). */
+export function restoreSigaction(task: RestoreTask, sig: number): void {
+  const tc = task.cores.get(task.pid)!.tc as Entry;
+  const sa = ((tc.sigactions ?? []) as Entry[])[SIGACTION_SIGNALS.indexOf(sig)];
+  if (!sa) return;
+  const b = Buffer.alloc(32);
+  b.writeBigUInt64LE(BigInt(sa.sigaction), 0);
+  b.writeBigUInt64LE(BigInt(sa.flags), 8);
+  b.writeBigUInt64LE(BigInt(sa.restorer), 16);
+  b.writeBigUInt64LE(BigInt(sa.mask), 24);
+  task.remote.leader.call('rt_sigaction', NR.rt_sigaction, sig, task.remote.put(IN, b), 0, 8);
+}
+
 /** Process-wide state, set from the leader: handlers, itimers, rlimits, personality. */
 export function restoreTaskState(ctx: RestoreContext, task: RestoreTask): void {
   const rp = task.remote;
   const tc = task.cores.get(task.pid)!.tc as Entry;
-  const sigactions = (tc.sigactions ?? []) as Entry[];
-  sigactions.forEach((sa, i) => {
-    const sig = SIGACTION_SIGNALS[i]!;
-    const b = Buffer.alloc(32);
-    b.writeBigUInt64LE(BigInt(sa.sigaction), 0);
-    b.writeBigUInt64LE(BigInt(sa.flags), 8);
-    b.writeBigUInt64LE(BigInt(sa.restorer), 16);
-    b.writeBigUInt64LE(BigInt(sa.mask), 24);
-    rp.leader.call('rt_sigaction', NR.rt_sigaction, sig, rp.put(IN, b), 0, 8);
-  });
+  for (const sig of SIGACTION_SIGNALS) restoreSigaction(task, sig);
   const timers = tc.timers as Entry | undefined;
   if (timers) {
     ([['real', 0], ['virt', 1], ['prof', 2]] as const).forEach(([name, which]) => {
