@@ -424,7 +424,6 @@ function summarise(c: CaseDef, runs: readonly RunResult[]): Record<OpName, OpSum
 }
 
 const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
-const fmtNum = (ms: number): string => (ms >= 1000 ? (ms / 1000).toFixed(2) : ms >= 10 ? ms.toFixed(0) : ms.toFixed(1));
 
 /** "1.23 s (1.10–1.40 s)", bounds in the median's unit. */
 function fmtSpread(s: Spread | undefined): string {

@@ -2,7 +2,7 @@
 // thread back at once, then copy memory and write the images. Read top to bottom like CRIU's
 // cr_dump_tasks(). Any failure resumes every task exactly as it was.
 import { mkdirSync } from 'node:fs';
-import { HookError, RuntimeError, UnsupportedError } from '../errors.ts';
+import { CryoError, HookError, RuntimeError, UnsupportedError } from '../errors.ts';
 import { NR, PR } from '../native/index.ts';
 import type { DumpOptions, DumpResult, DumpStats } from './api.ts';
 import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
@@ -161,8 +161,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   } catch (e) {
     release('running');
     log.error(`Dumping FAILED: ${(e as Error).message}`);
-    if (e instanceof Error && !(e instanceof RuntimeError) && !(e instanceof HookError) && !(e instanceof UnsupportedError) && e.name !== 'AbortError' && !('exitCode' in e)) {
-      throw new RuntimeError(`dump of ${opts.pid} failed: ${e.message}`, { cause: e });
+    // A cancelled dump (Ctrl-C) is reported as such; anything not ours is wrapped with the pid.
+    if (!(e instanceof CryoError) && !(e instanceof Error && e.name === 'AbortError')) {
+      throw new RuntimeError(`dump of ${opts.pid} failed: ${(e as Error).message}`, { cause: e });
     }
     throw e;
   }

@@ -75,4 +75,3 @@ function helperHandle(pid: number): Helper {
   };
 }
 
-export { sleepMs };

@@ -15,7 +15,6 @@ import {
   R,
   SIG,
   SyscallError,
-  errnoName,
   getRegs,
   getSigmask,
   readMemory,
@@ -190,4 +189,3 @@ function fmtArg(a: number | bigint): string {
   return v > 0xffffn || v < -0xffffn ? `0x${BigInt.asUintN(64, v).toString(16)}` : String(v);
 }
 
-export { errnoName };

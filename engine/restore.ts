@@ -1,7 +1,7 @@
 // cryo restore: check the images, create the task with its old pid inside a helper cryo
 // controls, rebuild it from inside with injected syscalls, and let it go. The stages follow
 // CRIU's restore; each comment says why it comes where it does.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ImageError, PidTakenError, RuntimeError, UnsupportedError } from '../errors.ts';
 import {
   CLONE,
@@ -288,4 +288,3 @@ function waitExit(pid: number, signal?: AbortSignal): Promise<{ code: number | n
   });
 }
 
-export { writeFileSync };

@@ -1,7 +1,7 @@
 // Reading and writing another task's memory: process_vm_readv/writev in batches, with
 // /proc/PID/mem for what they can't reach (pages without read permission).
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { check, SyscallError } from './check.ts';
+import { SyscallError } from './check.ts';
 import { IOV_MAX } from './constants.ts';
 import { addressOf, lastErrno, sys } from './libc.ts';
 
@@ -81,4 +81,3 @@ export function writeMemory(pid: number, addr: bigint, data: Uint8Array): void {
   }
 }
 
-export { check };

@@ -2,7 +2,7 @@
 // devices by path, deleted-but-open files kept as ghost files, pipes) and the fs state
 // (fs-PID.img: cwd, root, umask). Kinds are picked by a predicate table with an explicit
 // "unsupported" fallback that names the fd, its link and its kind.
-import { closeSync, fstatSync, openSync, readSync, statSync, unlinkSync, writeFileSync, chmodSync, chownSync, constants as FS } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, unlinkSync, writeFileSync, chmodSync, chownSync, constants as FS } from 'node:fs';
 import {
   AT_FDCWD,
   F,
@@ -425,4 +425,3 @@ export function restoreFs(ctx: RestoreContext, task: RestoreTask): void {
   if (fs.umask !== undefined) t.call('umask', NR.umask, Number(fs.umask));
 }
 
-export { fstatSync };

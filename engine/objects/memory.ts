@@ -19,7 +19,7 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { PM_FILE, presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { SCRATCH_SIZE } from '../remote.ts';
 import { internRegFile, openInTask } from './files.ts';
 
@@ -421,4 +421,3 @@ export function checkPages(ctx: RestoreContext, pid: number, pagemap: Entry[]): 
   }
 }
 
-export { PM_FILE };
