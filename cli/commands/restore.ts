@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../errors.ts';
-import { actionScripts, restore } from '../../engine/index.ts';
-import { execProgram } from '../../native/index.ts';
+import { actionScripts, execAfterRestore, restore } from '../../engine/index.ts';
 import { unpackImages } from '../../runner/index.ts';
 import { fmtUs, loggerFor, progressReporter, withLogOptions, type LogArgs } from '../common.ts';
 
@@ -70,7 +69,7 @@ export const restoreCommand: CommandModule<object, Args> = {
       unpacked = undefined;
       if (argv['exec-cmd']) {
         log.close();
-        execProgram(execCmd);
+        execAfterRestore(execCmd);
       }
       if (argv['restore-detached']) return;
       const st = await tree.wait();

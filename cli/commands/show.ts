@@ -2,7 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { decodeImageFile, toCritJson } from '../../engine/images/index.ts';
+import { decodeImageFile, toCritJson } from '../../engine/index.ts';
 
 interface Args {
   readonly path: string;
