@@ -19,6 +19,8 @@ export interface DumpOptions {
   readonly leaveStopped?: boolean;
   /** `--shell-job`: allow a root that is not a session leader. */
   readonly shellJob?: boolean;
+  /** `--ghost-limit`: largest deleted-but-open file saved into the images (default 1 MiB, as CRIU). */
+  readonly ghostLimit?: number;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   /** Aborting a dump resumes every task as it was. */

@@ -19,6 +19,8 @@ export interface DumpContext {
   readonly imagesDir: string;
   readonly log: Logger;
   readonly xsave: XsaveLayout;
+  /** Largest deleted-but-open file saved as a ghost file, bytes. */
+  readonly ghostLimit: number;
   readonly fileIds: IdAllocator;
   readonly pagesIds: IdAllocator;
   /** file_entry messages for files.img, collected from every process. */

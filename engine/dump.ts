@@ -10,7 +10,7 @@ import type { HookName } from './hooks.ts';
 import { ImageWriter, hasMessage } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { collectCores } from './objects/core.ts';
-import { dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
+import { GHOST_LIMIT, dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
@@ -99,6 +99,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       imagesDir: opts.imagesDir,
       log,
       xsave: xsaveLayout(),
+      ghostLimit: opts.ghostLimit ?? GHOST_LIMIT,
       fileIds: new IdAllocator(),
       pagesIds: new IdAllocator(),
       files: [],

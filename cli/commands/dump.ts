@@ -12,6 +12,7 @@ interface Args extends LogArgs {
   readonly 'leave-running'?: boolean;
   readonly 'leave-stopped'?: boolean;
   readonly 'shell-job'?: boolean;
+  readonly 'ghost-limit'?: string;
   readonly 'action-script'?: string[];
   readonly 'print-stats'?: boolean;
   readonly json?: boolean;
@@ -28,6 +29,7 @@ export const dumpCommand: CommandModule<object, Args> = {
       .option('leave-running', { alias: 'R', type: 'boolean', describe: 'leave the process running after the dump' })
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the process stopped after the dump' })
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'allow a process that is not a session leader (a shell job)' })
+      .option('ghost-limit', { type: 'string', describe: 'largest deleted-but-open file to save, e.g. 1M (default), 64M' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
       .option('print-stats', { alias: 'display-stats', type: 'boolean', describe: 'print the dump statistics' })
       .option('json', { type: 'boolean', describe: 'print the result and statistics as JSON' })
@@ -48,6 +50,7 @@ export const dumpCommand: CommandModule<object, Args> = {
         leaveRunning: argv['leave-running'],
         leaveStopped: argv['leave-stopped'],
         shellJob: argv['shell-job'],
+        ghostLimit: argv['ghost-limit'] === undefined ? undefined : parseSize(argv['ghost-limit']),
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,
         log,
         signal: ac.signal,
@@ -75,3 +78,10 @@ export const dumpCommand: CommandModule<object, Args> = {
     }
   },
 };
+
+/** CRIU's sizes: a number of bytes with an optional K, M or G suffix. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  if (!m) throw new InputError(`bad size ${JSON.stringify(text)}: expected bytes with an optional K, M or G suffix`);
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
+}

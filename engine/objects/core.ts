@@ -22,7 +22,7 @@ import {
 import type { DumpContext, DumpTask, RestoreContext, RestoreTask } from '../context.ts';
 import type { RemoteThread } from '../inject.ts';
 import { readComm, readLimits, readStatus, type ProcStatus } from '../proc/index.ts';
-import { RuntimeError } from '../../errors.ts';
+import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { RemoteProcess } from '../remote.ts';
 import { emptyTls, entryToRegs, fpregsToXstate, regsToEntry, xstateToFpregs } from '../x86.ts';
 
@@ -81,6 +81,10 @@ function collectThread(ctx: DumpContext, task: DumpTask, tid: number): Entry {
   const rseq = getRseqConfig(tid);
   const sched = getSched(tid);
   const st = readStatus(task.proc.pid, tid);
+  if (st.seccomp !== 0) {
+    // Restoring without the filter would silently drop a security boundary.
+    throw new UnsupportedError(`${tid}: the thread runs under seccomp (mode ${st.seccomp})`, { hint: 'seccomp filters are not supported yet' });
+  }
   const threadCore: Entry = {
     futex_rla: robust.head,
     futex_rla_len: robust.len,
@@ -262,14 +266,14 @@ export function restoreCreds(ctx: RestoreContext, task: RestoreTask, tid: number
   const raw = ((task.cores.get(tid)!.thread_core ?? {}) as Entry).creds as Entry | undefined;
   if (!raw) return;
   // Decoded images omit empty repeated fields.
-  const c: Entry = { groups: [], cap_eff: [], cap_prm: [], cap_inh: [], cap_bnd: [], ...raw };
+  const c: Entry = { groups: [], cap_eff: [], cap_prm: [], cap_inh: [], cap_bnd: [], cap_amb: [], ...raw };
   const now = readStatus(task.pid, tid);
   const same =
     now.uid.join() === [c.uid, c.euid, c.suid, c.fsuid].join() &&
     now.gid.join() === [c.gid, c.egid, c.sgid, c.fsgid].join() &&
     now.groups.join() === (c.groups as number[]).join() &&
     now.capEff === wordsCap(c.cap_eff) && now.capPrm === wordsCap(c.cap_prm) && now.capInh === wordsCap(c.cap_inh) &&
-    now.capBnd === wordsCap(c.cap_bnd);
+    now.capBnd === wordsCap(c.cap_bnd) && now.capAmb === wordsCap(c.cap_amb);
   if (same) return;
   const groups = Buffer.alloc(Math.max(4, (c.groups as number[]).length * 4));
   (c.groups as number[]).forEach((g, i) => groups.writeUInt32LE(g, i * 4));
@@ -295,6 +299,9 @@ export function restoreCreds(ctx: RestoreContext, task: RestoreTask, tid: number
     data.writeUInt32LE((i![w] ?? 0) >>> 0, w * 12 + 8);
   }
   t.call('capset', NR.capset, rp.put(IN, hdr), rp.put(IN + 64, data));
+  // Ambient capabilities last: each must be in the permitted and inheritable sets.
+  const amb = wordsCap(c.cap_amb);
+  for (let cap = 0; cap < 64; cap++) if ((amb >> BigInt(cap)) & 1n) t.call('prctl', NR.prctl, PR.CAP_AMBIENT, 2 /* PR_CAP_AMBIENT_RAISE */, cap, 0, 0);
   // KEEP_CAPS back to the dumped value: changing it needs no capability.
   t.call('prctl', NR.prctl, 8 /* PR_SET_KEEPCAPS */, secbits & SECBIT_KEEP_CAPS ? 1 : 0, 0, 0, 0);
   if (c.no_new_privs) t.call('prctl', NR.prctl, PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0);

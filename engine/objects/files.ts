@@ -105,9 +105,9 @@ const regularFile: FdKind = {
 };
 
 function dumpGhost(ctx: DumpContext, f: FdFacts, id: number, size: number, st: ReturnType<typeof statSync> & object): void {
-  if (size > GHOST_LIMIT) {
-    throw new UnsupportedError(`${f.pid}: can't dump ghost file ${f.link} of ${size} bytes (fd ${f.fd})`, {
-      hint: `deleted-but-open files are saved into the images up to ${GHOST_LIMIT} bytes`,
+  if (size > ctx.ghostLimit) {
+    throw new UnsupportedError(`${f.pid}: can't dump ghost file ${f.link} of ${size} bytes (fd ${f.fd}), increase limit`, {
+      hint: `deleted-but-open files are saved into the images up to --ghost-limit (now ${ctx.ghostLimit} bytes)`,
     });
   }
   const content = Buffer.alloc(size);
