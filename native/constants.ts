@@ -61,7 +61,7 @@ export const NR = {
   exit_group: 231, tgkill: 234, openat: 257, set_robust_list: 273, get_robust_list: 274, dup3: 292,
   pipe2: 293, preadv: 295, rt_tgsigqueueinfo: 297, prlimit64: 302, memfd_create: 319, rseq: 334,
   sched_setparam: 142, sched_getparam: 143, sched_setscheduler: 144, sched_getscheduler: 145,
-  getpriority: 140, setpriority: 141, close_range: 436, kcmp: 312, userfaultfd: 323, pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440,
+  getpriority: 140, setpriority: 141, close_range: 436, kcmp: 312, userfaultfd: 323, eventfd2: 290, signalfd4: 289, timerfd_create: 283, timerfd_settime: 286, pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440,
 } as const;
 
 export const PROT = { NONE: 0, READ: 1, WRITE: 2, EXEC: 4 } as const;

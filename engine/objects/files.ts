@@ -22,13 +22,16 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus, type Fdinfo } from '../proc/index.ts';
+import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus } from '../proc/index.ts';
+import { eventfdKind } from './eventfd.ts';
+import { FOWN, type FdFacts, type FdKind } from './fd-kind.ts';
+import { signalfdKind } from './signalfd.ts';
+import { timerfdKind } from './timerfd.ts';
 
 type Entry = Record<string, any>;
 
 export const FD_TYPE = { REG: 1, PIPE: 2, FIFO: 3, INETSK: 4, UNIXSK: 5, EVENTFD: 6, EVENTPOLL: 7, INOTIFY: 8, SIGNALFD: 9, TTY: 11, TIMERFD: 17, MEMFD: 18 } as const;
 
-const FOWN = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
 /** CRIU's default --ghost-limit: deleted files larger than this are refused. */
 export const GHOST_LIMIT = 1024 * 1024;
 
@@ -58,19 +61,6 @@ export function internRegFile(ctx: DumpContext, pid: number, path: string, opts:
   return id;
 }
 
-interface FdFacts {
-  readonly pid: number;
-  readonly fd: number;
-  readonly link: string;
-  readonly info: Fdinfo;
-}
-
-interface FdKind {
-  readonly name: string;
-  matches(f: FdFacts): boolean;
-  /** Returns the file_entry for this fd's open file description. */
-  dump(ctx: DumpContext, f: FdFacts): Entry;
-}
 
 function deletedPath(link: string): string | undefined {
   return link.endsWith(' (deleted)') ? link.slice(0, -' (deleted)'.length) : undefined;
@@ -78,6 +68,7 @@ function deletedPath(link: string): string | undefined {
 
 const regularFile: FdKind = {
   name: 'regular file',
+  type: 1,
   matches: (f) => f.link.startsWith('/'),
   dump(ctx, f) {
     const procPath = `/proc/${f.pid}/fd/${f.fd}`;
@@ -171,6 +162,7 @@ function teeAll(from: number, to: number, size: number): number {
 
 const pipes: FdKind = {
   name: 'pipe',
+  type: 2,
   matches: (f) => f.link.startsWith('pipe:['),
   dump(ctx, f) {
     const ino = Number(f.link.slice(6, -1));
@@ -188,7 +180,7 @@ export function writePipeData(ctx: DumpContext): void {
   if (data.length) ctx.images.write('PIPES_DATA', data.map((d) => d.entry), { payloads: data.map((d) => d.payload) });
 }
 
-const FD_KINDS: readonly FdKind[] = [pipes, regularFile];
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
   [/^socket:/, 'sockets are not supported yet (issue 4: unix and TCP sockets)'],
@@ -364,7 +356,9 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
         fd = Number(t.call('dup', NR.dup, writer ? ends[1] : ends[0]));
         t.call('fcntl', NR.fcntl, fd, F.SETFL, Number(p.flags) & ~O.ACCMODE);
       } else {
-        throw new RuntimeError(`files.img: fd ${e.fd} has a file type (${file.type}) this cryo can't restore`);
+        const kind = FD_KINDS.find((k) => k.type === file.type && k.restore);
+        if (!kind?.restore) throw new RuntimeError(`files.img: fd ${e.fd} has a file type (${file.type}) this cryo can't restore`);
+        fd = kind.restore(ctx, task, file);
       }
       placeFd(task, fd, e.fd, cloexec);
       opened.set(e.id, e.fd);

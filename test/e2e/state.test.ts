@@ -76,3 +76,20 @@ test('credentials of an unprivileged task (uids, gids, groups, capabilities) sur
   assert.deepEqual(creds(), before);
   assert.match(readFileSync(`/proc/${target.pid}/stat`, 'utf8'), /^\d+ \(sleep\) S /);
 });
+
+test('eventfd (counter), signalfd (mask) and timerfd (interval, still firing) survive', async (t) => {
+  const dir = tmpDir('cryo-eventfds', t);
+  const log = join(dir, 'report.log');
+  const target = await startTarget([buildTarget('eventfds'), log], { t });
+  const before = parseReport(await requestReport(target.pid, log));
+  assert.deepEqual([before.efd, before.sfd, before.tfd_interval_ms], ['5', '12', '100']);
+  await dumpAndRestore(target.pid, join(dir, 'img'));
+  const after = parseReport(await requestReport(target.pid, log));
+  assert.equal(after.efd, '5', 'eventfd counter');
+  assert.equal(after.efd_nonblock, '1');
+  assert.equal(after.sfd, '12', 'the signalfd still reads SIGUSR2');
+  assert.equal(after.tfd_interval_ms, '100');
+  await new Promise((r) => setTimeout(r, 350));
+  const later = parseReport(await requestReport(target.pid, log));
+  assert.ok(Number(later.tfd_total) >= Number(after.tfd_total) + 2, `the timer keeps firing: ${after.tfd_total} → ${later.tfd_total}`);
+});
