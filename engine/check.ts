@@ -1,9 +1,10 @@
 // `cryo check`: a table of named probes of the kernel features the engine relies on, each run
 // for real against a helper process (CRIU's cr-check.c feature_list).
 import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
-import { NR, SIG, getRseqConfig, pidfdGetfd, pidfdOpen, closeFd, sendSignal, sys, waitTask, lastErrno } from '../native/index.ts';
+import { NR, SIG, getRseqConfig, pidfdGetfd, pidfdOpen, closeFd, sys, lastErrno } from '../native/index.ts';
 import { startHelper, type Helper } from './helper.ts';
 import { RemoteProcess, findVdsoSyscall } from './remote.ts';
+import { killTraced } from './tree.ts';
 import { readSmaps } from './proc/index.ts';
 
 export interface FeatureResult {
@@ -38,21 +39,9 @@ const PROBES: readonly Probe[] = [
     level: 'required',
     run: ({ remote }) => {
       const want = freePid();
-      const tid = Buffer.alloc(8);
-      tid.writeInt32LE(want, 0);
-      const tidAddr = remote.put(1024, tid);
-      const args = Buffer.alloc(88);
-      args.writeBigUInt64LE(BigInt(SIG.SIGCHLD), 32);
-      args.writeBigUInt64LE(tidAddr, 64);
-      args.writeBigUInt64LE(1n, 72);
-      const r = remote.leader.raw(NR.clone3, remote.put(0, args), 88);
+      const r = remote.clone3WithTid(want, 0, SIG.SIGCHLD);
       if (r < 0n) throw new Error(`clone3 failed: errno ${-r}`);
-      sendSignal(Number(r), SIG.SIGKILL);
-      try {
-        for (let st = waitTask(Number(r)); st.kind === 'stopped'; st = waitTask(Number(r)));
-      } catch {
-        /* reaped */
-      }
+      killTraced([Number(r)]);
       if (Number(r) !== want) throw new Error(`asked for pid ${want}, got ${r}`);
       return `created pid ${want}`;
     },

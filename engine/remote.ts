@@ -67,6 +67,21 @@ export class RemoteProcess {
     this.leader.useTrap(undefined);
   }
 
+  /**
+   * Injects clone3 with set_tid = [tid] into the leader and returns the raw result (the new pid,
+   * or -errno). The args are 88 bytes: that `size` is what makes set_tid count.
+   */
+  clone3WithTid(tid: number, flags: number, exitSignal: number): bigint {
+    const tidBuf = Buffer.alloc(8);
+    tidBuf.writeInt32LE(tid, 0);
+    const a = Buffer.alloc(88);
+    a.writeBigUInt64LE(BigInt(flags), 0);
+    a.writeBigUInt64LE(BigInt(exitSignal), 32);
+    a.writeBigUInt64LE(this.put(1024, tidBuf), 64);
+    a.writeBigUInt64LE(1n, 72);
+    return this.leader.raw(NR.clone3, this.put(0, a), 88);
+  }
+
   thread(tid: number): RemoteThread {
     let t = this.#threads.get(tid);
     if (!t) {

@@ -9,8 +9,8 @@ import {
   RSEQ_FLAG_UNREGISTER,
   SIG,
   getRseqConfig,
-  sys,
-  lastErrno,
+  SyscallError,
+  WAIT,
   tryDetach,
   waitTask,
 } from '../native/index.ts';
@@ -103,24 +103,10 @@ async function waitPidsFree(pids: readonly number[], log: RestoreContext['log'])
   }
 }
 
-/** clone3 args (88 bytes: `size` 88 is what makes set_tid count). */
-function cloneArgs(flags: number, exitSignal: number, setTidAddr: bigint): Buffer {
-  const a = Buffer.alloc(88);
-  a.writeBigUInt64LE(BigInt(flags), 0);
-  a.writeBigUInt64LE(BigInt(exitSignal), 32);
-  a.writeBigUInt64LE(setTidAddr, 64);
-  a.writeBigUInt64LE(1n, 72);
-  return a;
-}
-
-/** Injects clone3 with set_tid into `rp`'s leader; waits for the new task's first stop. */
+/** clone3 with set_tid into `rp`'s leader, retrying while a zombie still holds the pid; waits for the new task's first stop. */
 function cloneWithTid(rp: RemoteProcess, tid: number, flags: number, exitSignal: number): void {
-  const tidBuf = Buffer.alloc(8);
-  tidBuf.writeInt32LE(tid, 0);
-  const tidAddr = rp.put(1024, tidBuf);
-  const args = rp.put(0, cloneArgs(flags, exitSignal, tidAddr));
   for (let attempt = 0; ; attempt++) {
-    const r = rp.leader.raw(NR.clone3, args, 88);
+    const r = rp.clone3WithTid(tid, flags, exitSignal);
     if (r === BigInt(tid)) break;
     if (r === -17n /* EEXIST: a zombie still holds it */ && attempt < 250) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
@@ -265,23 +251,21 @@ function waitExit(pid: number, signal?: AbortSignal): Promise<{ code: number | n
       fn();
     };
     const poll = (): void => {
-      const st = Buffer.alloc(4);
-      const r = sys.waitpid(pid, st, 1 /* WNOHANG */);
-      if (r === pid) {
-        const s = st.readInt32LE(0);
-        if ((s & 0x7f) === 0) return done(() => resolve({ code: (s >> 8) & 0xff, signal: null }));
-        if ((s & 0xff) !== 0x7f) return done(() => resolve({ code: null, signal: s & 0x7f }));
-      } else if (r < 0) {
-        const errno = lastErrno();
-        if (errno === 10 /* ECHILD */) {
+      let st: ReturnType<typeof waitTask>;
+      try {
+        st = waitTask(pid, WAIT.WNOHANG);
+      } catch (e) {
+        if (e instanceof SyscallError && e.code === 'ECHILD') {
           return done(() =>
             reject(new RuntimeError(`can't wait for restored pid ${pid}: it is not (or no longer) cryo's child (ECHILD)`, {
               hint: 'another waiter reaped it, e.g. a child_process handle of this process for an earlier process with the same pid',
             })),
           );
         }
-        if (errno !== 4 /* EINTR */) return done(() => reject(new RuntimeError(`waitpid(${pid}): errno ${errno}`)));
+        return done(() => reject(e));
       }
+      if (st.kind === 'exited') return done(() => resolve({ code: st.code, signal: null }));
+      if (st.kind === 'signaled') return done(() => resolve({ code: null, signal: st.signal }));
       timer = setTimeout(poll, 20);
     };
     poll();

@@ -21,6 +21,7 @@ import {
 } from '../../native/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
+import { imageFileName } from '../images/index.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus } from '../proc/index.ts';
 import { eventfdKind } from './eventfd.ts';
@@ -286,10 +287,8 @@ function placeFd(task: RestoreTask, fd: number, target: number, cloexec: boolean
   }
 }
 
-function recreateGhost(ctx: RestoreContext, fileId: number, name: string): string {
-  const remap = ctx.images.readOptional('REMAP_FPATH')?.find((r: Entry) => r.orig_id === fileId) as Entry | undefined;
-  if (!remap) throw new RuntimeError(`files.img: deleted file ${name} (id ${fileId}) has no ghost image`);
-  const [{ entry, payload }] = ctx.images.readWithPayloads('GHOST_FILE', remap.remap_id as number) as { entry: Entry; payload?: Buffer }[] as [{ entry: Entry; payload?: Buffer }];
+function recreateGhost(ctx: RestoreContext, remapId: number, name: string): string {
+  const [{ entry, payload }] = ctx.images.readWithPayloads('GHOST_FILE', remapId) as { entry: Entry; payload?: Buffer }[] as [{ entry: Entry; payload?: Buffer }];
   for (let i = 0; ; i++) {
     const path = i === 0 ? name : `${name}.cryo-ghost-${process.pid}-${i}`;
     try {
@@ -317,10 +316,13 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
   const fdinfo = [...(ctx.images.read('FDINFO', filesId) as Entry[])].sort((a, b) => a.fd - b.fd);
   const opened = new Map<number, number>(); // file id → fd in the task holding it
   const pipeEnds = new Map<number, [number, number]>(); // pipe inode → [read, write] fds in the task
+  // Each image once per restore, not once per fd.
   const pipeData = new Map<number, { entry: Entry; payload?: Buffer }>();
-  for (const d of ctx.images.readOptional('PIPES_DATA') ? (ctx.images.readWithPayloads('PIPES_DATA') as { entry: Entry; payload?: Buffer }[]) : []) {
-    pipeData.set(Number(d.entry.pipe_id), d);
+  if (ctx.images.list().includes(imageFileName('PIPES_DATA'))) {
+    for (const d of ctx.images.readWithPayloads('PIPES_DATA') as { entry: Entry; payload?: Buffer }[]) pipeData.set(Number(d.entry.pipe_id), d);
   }
+  const ghostOf = new Map<number, number>(); // file id → ghost image (remap) id
+  for (const r of (ctx.images.readOptional('REMAP_FPATH') ?? []) as Entry[]) ghostOf.set(Number(r.orig_id), Number(r.remap_id));
   const ghosts: string[] = [];
   // Spare fds (both ends of each pipe while it is refilled) live above every fd of the image.
   const spareBase = fdinfo.reduce((m, e) => Math.max(m, Number(e.fd)), 0) + 1;
@@ -338,8 +340,9 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
       if (file.type === FD_TYPE.REG) {
         const reg = file.reg as Entry;
         let path = reg.name as string;
-        if (ctx.images.readOptional('REMAP_FPATH')?.some((r: Entry) => r.orig_id === e.id)) {
-          path = recreateGhost(ctx, e.id, path);
+        const remapId = ghostOf.get(e.id);
+        if (remapId !== undefined) {
+          path = recreateGhost(ctx, remapId, path);
           ghosts.push(path);
         }
         fd = openInTask(task, path, Number(reg.flags) & ~(O.CREAT | O.TRUNC | O.EXCL));

@@ -335,7 +335,7 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
   let fileOff = 0n;
   let done = 0;
   const total = entries.reduce((s, e) => s + (e.flags & PE.PRESENT ? Number(e.nr_pages ?? e.compat_nr_pages) : 0), 0);
-  let iov: Buffer = Buffer.alloc(IOVS_PER_CALL * 16);
+  const iov = Buffer.alloc(IOVS_PER_CALL * 16);
   let n = 0;
   let bytes = 0;
   const flush = (): void => {
@@ -367,7 +367,6 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     }
   }
   flush();
-  iov = Buffer.alloc(0);
   t.call('close', NR.close, pfd);
   ctx.stats.pages_restored += total;
 
