@@ -58,4 +58,8 @@ export interface RestoreTask {
   readonly remote: RemoteProcess;
   /** core entries by tid, leader first. */
   readonly cores: Map<number, Record<string, any>>;
+  /** A pidfd of cryo inside the task (see installFd), opened on first use, closed after the fds. */
+  cryoPidfd?: number;
+  /** While fds are restored: the first fd number above every fd of the image (room for spare fds). */
+  spareFdBase?: number;
 }

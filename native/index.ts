@@ -5,4 +5,5 @@ export * from './ptrace.ts';
 export * from './mem.ts';
 export * from './proc.ts';
 export { SyscallError, check, errnoName } from './check.ts';
-export { addressOf, lastErrno, sys } from './libc.ts';
+export { addressOf, lastErrno, sys, syscallArgs, type Arg } from './libc.ts';
+export * from './socket.ts';

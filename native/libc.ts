@@ -17,6 +17,18 @@ export function addressOf(buf: Uint8Array): bigint {
 
 type Int = number | bigint;
 
+/** An integer argument, or a Buffer of ours passed by address (kept alive by the caller for the call). */
+export type Arg = Int | Uint8Array | null;
+
+/** Raw syscall whose arguments may be integers or our own buffers (passed by address). -1 and errno on failure. */
+export function syscallArgs(nr: number, ...args: Arg[]): number {
+  const a: Int[] = [0, 0, 0, 0, 0, 0];
+  args.forEach((v, i) => {
+    a[i] = v === null ? 0 : v instanceof Uint8Array ? (v.byteLength ? addressOf(v) : 0) : v;
+  });
+  return sys.syscall(nr, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
+}
+
 export const sys = {
   /** Raw syscall with up to six integer arguments. Returns -1 and errno on failure. */
   syscall: libc.func('long syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)') as (

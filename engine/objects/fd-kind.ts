@@ -1,5 +1,6 @@
 // The shape every kind of file descriptor module has: how to recognise it, how to dump its open
 // file description into a files.img entry, and how to re-create it inside a task being restored.
+import { NR, closeFd, pidfdGetfd, pidfdOpen } from '../../native/index.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { Fdinfo } from '../proc/index.ts';
 
@@ -21,8 +22,63 @@ export interface FdKind {
   matches(f: FdFacts): boolean;
   /** The file_entry for this fd's open file description. */
   dump(ctx: DumpContext, f: FdFacts): Entry;
-  /** Creates the open file description in the task; returns the task's new fd (placed by the caller). */
+  /**
+   * Creates the open file description in the task (injected syscalls); returns the task's new fd
+   * (placed at its number by the caller). A kind has `restore` or `open`.
+   */
   restore?(ctx: RestoreContext, task: RestoreTask, file: Entry): number;
+  /**
+   * Creates the open file description in cryo's own process and returns cryo's fd; the caller
+   * installs it into the task (installFd) and closes cryo's copy. For objects cryo can build
+   * better from outside (sockets: bind, connect, TCP repair).
+   */
+  open?(ctx: RestoreContext, file: Entry): number;
+  /**
+   * Runs once every fd of the task is at its number: for descriptions that refer to other fds
+   * (an epoll set's targets). `fd` is the task's fd of this description.
+   */
+  afterAll?(ctx: RestoreContext, task: RestoreTask, file: Entry, fd: number): void;
+}
+
+/**
+ * Runs `fn` on a copy of the task's fd in cryo's own fd table (pidfd_getfd: the same open file
+ * description, so socket calls and peeks see the task's object), closing the copy afterwards.
+ */
+export function withOwnCopy<T>(pid: number, fd: number, fn: (own: number) => T): T {
+  const pidfd = pidfdOpen(pid);
+  try {
+    const own = pidfdGetfd(pidfd, fd, pid);
+    try {
+      return fn(own);
+    } finally {
+      closeFd(own);
+    }
+  } finally {
+    closeFd(pidfd);
+  }
+}
+
+/**
+ * Puts a copy of cryo's fd `ownFd` into the task (the task runs pidfd_getfd on cryo, injected)
+ * and returns the task's new fd. The copy shares the open file description with cryo's fd;
+ * cryo may close its own afterwards. The task's close-on-exec pidfd of cryo is opened once
+ * (closed by closeCryoPidfd).
+ */
+export function installFd(task: RestoreTask, ownFd: number): number {
+  const t = task.remote.leader;
+  if (task.cryoPidfd === undefined) {
+    // Above every fd of the image, so placing those never closes it.
+    const low = Number(t.call('pidfd_open', NR.pidfd_open, process.pid, 0));
+    task.cryoPidfd = Number(t.call('fcntl', NR.fcntl, low, 1030 /* F_DUPFD_CLOEXEC */, task.spareFdBase ?? 0));
+    t.call('close', NR.close, low);
+  }
+  return Number(t.call('pidfd_getfd', NR.pidfd_getfd, task.cryoPidfd, ownFd, 0));
+}
+
+export function closeCryoPidfd(task: RestoreTask): void {
+  if (task.cryoPidfd === undefined) return;
+  task.remote.leader.call('close', NR.close, task.cryoPidfd);
+  task.cryoPidfd = undefined;
 }
 
 export const FOWN = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };

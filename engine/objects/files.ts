@@ -25,7 +25,7 @@ import { imageFileName } from '../images/index.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus } from '../proc/index.ts';
 import { eventfdKind } from './eventfd.ts';
-import { FOWN, type FdFacts, type FdKind } from './fd-kind.ts';
+import { FOWN, closeCryoPidfd, installFd, type FdFacts, type FdKind } from './fd-kind.ts';
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
 
@@ -324,8 +324,10 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
   const ghostOf = new Map<number, number>(); // file id → ghost image (remap) id
   for (const r of (ctx.images.readOptional('REMAP_FPATH') ?? []) as Entry[]) ghostOf.set(Number(r.orig_id), Number(r.remap_id));
   const ghosts: string[] = [];
+  const late: (() => void)[] = [];
   // Spare fds (both ends of each pipe while it is refilled) live above every fd of the image.
   const spareBase = fdinfo.reduce((m, e) => Math.max(m, Number(e.fd)), 0) + 1;
+  task.spareFdBase = spareBase;
   try {
     for (const e of fdinfo) {
       const cloexec = (e.flags & FD_CLOEXEC) !== 0;
@@ -359,13 +361,24 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
         fd = Number(t.call('dup', NR.dup, writer ? ends[1] : ends[0]));
         t.call('fcntl', NR.fcntl, fd, F.SETFL, Number(p.flags) & ~O.ACCMODE);
       } else {
-        const kind = FD_KINDS.find((k) => k.type === file.type && k.restore);
-        if (!kind?.restore) throw new RuntimeError(`files.img: fd ${e.fd} has a file type (${file.type}) this cryo can't restore`);
-        fd = kind.restore(ctx, task, file);
+        const kind = FD_KINDS.find((k) => k.type === file.type && (k.restore || k.open));
+        if (!kind) throw new RuntimeError(`files.img: fd ${e.fd} has a file type (${file.type}) this cryo can't restore`);
+        if (kind.restore) fd = kind.restore(ctx, task, file);
+        else {
+          const own = kind.open!(ctx, file);
+          try {
+            fd = installFd(task, own);
+          } finally {
+            closeFd(own);
+          }
+        }
+        if (kind.afterAll) late.push(() => kind.afterAll!(ctx, task, file, e.fd));
       }
       placeFd(task, fd, e.fd, cloexec);
       opened.set(e.id, e.fd);
     }
+    for (const run of late) run();
+    closeCryoPidfd(task);
     // The spare pipe ends were only needed to refill data.
     for (const [r, w] of pipeEnds.values()) {
       t.call('close', NR.close, r);
