@@ -3,6 +3,7 @@
 import type { ImageReader, ImageWriter } from './images/index.ts';
 import type { Logger } from './log.ts';
 import type { RemoteProcess } from './remote.ts';
+import type { Description } from './objects/files.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 
@@ -31,6 +32,8 @@ export interface DumpContext {
   readonly remaps: Record<string, unknown>[];
   /** pipes-data.img: the queued bytes of each pipe, by pipe inode. */
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
+  /** Open file descriptions seen so far in the tree, by fd link, sorted by kcmp order. */
+  readonly descriptions: Map<string, Description[]>;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
@@ -48,6 +51,18 @@ export interface RestoreContext {
   readonly xsave: XsaveLayout;
   /** file_entry messages of files.img by id. */
   readonly files: Map<number, Record<string, any>>;
+  /** ids of descriptions used by more than one fd table (processes of the tree). */
+  readonly sharedFiles: Set<number>;
+  /**
+   * cryo's own copies of descriptions, by file id: shared descriptions (installed into each
+   * process that uses them) and objects built in cryo. Closed when the tasks are let go, so
+   * cryo holds no pipe end or socket of theirs.
+   */
+  readonly ownFds: Map<number, number>;
+  /** Pipes built in cryo: [read, write] by pipe inode. */
+  readonly pipes: Map<number, [number, number]>;
+  /** pipes-data.img once read. */
+  pipeData?: Map<number, { entry: Record<string, any>; payload?: Buffer }>;
   readonly stats: { pages_restored: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }

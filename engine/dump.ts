@@ -10,11 +10,11 @@ import type { HookName } from './hooks.ts';
 import { ImageWriter, hasMessage } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { collectCores } from './objects/core.ts';
-import { GHOST_LIMIT, dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
+import { GHOST_LIMIT, dumpFds, dumpFs, writeFileImages, writePipeData } from './objects/files.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
-import { releaseThreads, seizeTree, type FrozenTree } from './tree.ts';
+import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
 import { xsaveLayout } from './x86.ts';
 import { faultPoint } from './faults.ts';
 import { criuDumpStats, imageDirSize } from './stats.ts';
@@ -57,6 +57,45 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   }
 }
 
+const TASK_DEAD = 2;
+
+/** A zombie keeps only what its parent can still wait() for: the raw wait status, as CRIU. */
+function zombieCore(proc: FrozenProcess): Entry {
+  return {
+    mtype: 1,
+    tc: { task_state: TASK_DEAD, exit_code: proc.stat.exitCode, personality: 0, flags: proc.stat.flags, blk_sigset: 0n, comm: proc.stat.comm },
+  };
+}
+
+/**
+ * Restore re-creates sessions and process groups with setsid()/setpgid(), so each process's
+ * session must be its own or its parent's, and its group must be its own or one led by a
+ * process of the tree (or the root's, for a shell job).
+ */
+function checkSessions(tree: FrozenTree, shellJob: boolean): void {
+  const byPid = new Map(tree.processes.map((p) => [p.pid, p]));
+  const root = byPid.get(tree.root)!;
+  if (root.stat.session !== root.pid && !shellJob) {
+    throw new UnsupportedError(`the root task ${root.pid} is not a session leader`, { hint: 'consider using --shell-job' });
+  }
+  for (const p of tree.processes) {
+    const parent = byPid.get(p.stat.ppid);
+    const { session: sid, pgrp: pgid } = p.stat;
+    if (p !== root && sid !== p.pid && sid !== parent?.stat.session) {
+      throw new UnsupportedError(`process ${p.pid} is in session ${sid}, neither its own nor its parent's`, {
+        hint: 'cryo re-creates sessions with setsid(); a session inherited from a process that left it is not supported',
+      });
+    }
+    const leader = byPid.get(pgid);
+    const inherited = shellJob && pgid === root.stat.pgrp;
+    if (pgid !== p.pid && !inherited && (!leader || leader.stat.session !== sid)) {
+      throw new UnsupportedError(`process ${p.pid} is in process group ${pgid}, whose leader is outside the dumped tree`, {
+        hint: 'dump from the process group leader (or its ancestor), or use --shell-job for the root\'s own group',
+      });
+    }
+  }
+}
+
 export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const log = opts.log ?? silentLogger;
   const hook = async (action: HookName, initPid?: number): Promise<void> => {
@@ -83,15 +122,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   };
   try {
     faultPoint('seized');
-    if (tree.processes.length > 1) {
-      throw new UnsupportedError(`process ${opts.pid} has child processes (${tree.processes.slice(1).map((p) => p.pid).join(', ')})`, {
-        hint: 'process trees are not supported yet; dump a single (multi-threaded) process',
-      });
-    }
-    const root = tree.processes[0]!;
-    if (root.stat.session !== root.pid && !opts.shellJob) {
-      throw new UnsupportedError(`the root task ${root.pid} is not a session leader`, { hint: 'consider using --shell-job' });
-    }
+    checkSessions(tree, opts.shellJob ?? false);
     const ids = new IdAllocator();
     const kobj = new KobjIds(ids);
     const ctx: DumpContext = {
@@ -106,27 +137,39 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       regIds: new Map(),
       remaps: [],
       pipeData: new Map(),
+      descriptions: new Map(),
       stats: { memdump_us: 0, memwrite_us: 0, pages_scanned: 0, pages_written: 0 },
       onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
     };
     const rootIds = kobj.root();
     const pstree: Entry[] = [];
+    const fdTablesDumped = new Set<number>();
     for (const proc of tree.processes) {
       opts.signal?.throwIfAborted();
+      pstree.push({ pid: proc.pid, ppid: proc.pid === tree.root ? 0 : proc.stat.ppid, pgid: proc.stat.pgrp, sid: proc.stat.session, threads: proc.tids });
+      if (proc.zombie) {
+        images.write('CORE', [zombieCore(proc)], { id: proc.pid });
+        log.debug(`${proc.pid}: zombie, exit status ${proc.stat.exitCode}`);
+        continue;
+      }
       const taskIds = kobj.task(proc.pid);
       const injected = inject(ctx, tree, proc.pid);
       log.debug(`${proc.pid}: task state collected`);
       faultPoint('collected');
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
-      dumpFds(ctx, proc, taskIds.files_id);
+      // Processes sharing an fd table (CLONE_FILES) share one fdinfo image.
+      if (!fdTablesDumped.has(taskIds.files_id)) {
+        dumpFds(ctx, proc, taskIds.files_id);
+        fdTablesDumped.add(taskIds.files_id);
+      }
+      dumpFs(ctx, proc.pid);
       log.debug(`${proc.pid}: fds dumped`);
       faultPoint('fds');
       opts.signal?.throwIfAborted();
       dumpMemory(ctx, proc, injected);
       log.debug(`${proc.pid}: memory dumped (${ctx.stats.pages_written} pages)`);
       faultPoint('memory');
-      pstree.push({ pid: proc.pid, ppid: proc.pid === tree.root ? 0 : proc.stat.ppid, pgid: proc.stat.pgrp, sid: proc.stat.session, threads: proc.tids });
     }
     writeFileImages(ctx);
     faultPoint('images');

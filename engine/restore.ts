@@ -9,11 +9,16 @@ import {
   RSEQ_FLAG_UNREGISTER,
   SIG,
   getRseqConfig,
+  setReg,
+  setRegs,
+  setRlimit,
+  setSigmask,
   SyscallError,
   WAIT,
   tryDetach,
   waitTask,
 } from '../native/index.ts';
+import type { RemoteThread } from './inject.ts';
 import type { RestoredTree, RestoreOptions, RestoreStats } from './api.ts';
 import type { RestoreContext, RestoreTask } from './context.ts';
 import { startHelper, type Helper } from './helper.ts';
@@ -22,7 +27,7 @@ import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
-import { restoreFds, restoreFs } from './objects/files.ts';
+import { closeOwnFds, restoreFds, restoreFs } from './objects/files.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
 import { RemoteProcess, SCRATCH_SIZE, findVdsoSyscall } from './remote.ts';
@@ -33,41 +38,87 @@ type Entry = Record<string, any>;
 
 const us = (ms: number): number => Math.round(ms * 1000);
 const PID_WAIT_MS = 5000;
+const RLIMIT_CORE = 4;
 
-interface LoadedTask {
+interface LoadedProcess {
   readonly pstree: Entry;
+  readonly pid: number;
+  /** Exited, kept for its parent to wait() for: raw wait status in its core. */
+  readonly zombie: boolean;
   readonly cores: Map<number, Entry>;
   readonly ids: Entry;
   readonly mm: Entry;
   readonly pagemap: Entry[];
 }
 
+interface LoadedTree {
+  /** pstree order: every parent before its children; the root first. */
+  readonly processes: LoadedProcess[];
+  readonly byPid: Map<number, LoadedProcess>;
+}
+
+const TASK_DEAD = 2;
+
 /** Everything read and cross-checked before any process is touched. */
-function load(ctx: RestoreContext): LoadedTask {
+function load(ctx: RestoreContext): LoadedTree {
   const images = ctx.images;
   const [inv] = images.read('INVENTORY') as Entry[];
   if (!inv || (inv.img_version !== 1 && inv.img_version !== 2)) throw new ImageError(`inventory.img: unsupported images version ${inv?.img_version}`);
   const pstree = images.read('PSTREE') as Entry[];
-  if (pstree.length !== 1) {
-    throw new UnsupportedError(`pstree.img holds ${pstree.length} processes`, { hint: 'process trees are not supported yet' });
+  if (pstree.length === 0) throw new ImageError('pstree.img: no processes');
+  const processes: LoadedProcess[] = [];
+  const byPid = new Map<number, LoadedProcess>();
+  for (const p of pstree) {
+    const pid = Number(p.pid);
+    const cores = new Map<number, Entry>();
+    const threads = (p.threads as number[]).length ? (p.threads as number[]) : [pid];
+    for (const tid of threads) {
+      const [core] = images.read('CORE', tid) as Entry[];
+      if (!core || core.mtype !== 1) throw new ImageError(`core-${tid}.img: not an x86_64 task`);
+      cores.set(tid, core);
+    }
+    const leaderCore = cores.get(pid);
+    if (!leaderCore?.tc) throw new ImageError(`core-${pid}.img: the leader has no task core`);
+    if (p !== pstree[0] && !byPid.has(Number(p.ppid))) throw new ImageError(`pstree.img: ${pid}'s parent ${p.ppid} comes after it or is missing`);
+    if (leaderCore.tc.task_state === TASK_DEAD) {
+      if (p === pstree[0]) throw new ImageError(`pstree.img: the root ${pid} is a zombie`);
+      const lp: LoadedProcess = { pstree: p, pid, zombie: true, cores, ids: {}, mm: {}, pagemap: [] };
+      processes.push(lp);
+      byPid.set(pid, lp);
+      continue;
+    }
+    for (const [tid, core] of cores) if (!core.thread_info) throw new ImageError(`core-${tid}.img: no thread_info`);
+    const [ids] = images.read('IDS', pid) as Entry[];
+    const [mm] = images.read('MM', pid) as Entry[];
+    if (!ids || !mm) throw new ImageError(`ids-${pid}.img / mm-${pid}.img: empty`);
+    const pagemap = images.read('PAGEMAP', pid) as Entry[];
+    checkPages(ctx, pid, pagemap);
+    const lp: LoadedProcess = { pstree: p, pid, zombie: false, cores, ids, mm, pagemap };
+    processes.push(lp);
+    byPid.set(pid, lp);
   }
-  const p = pstree[0]!;
-  const cores = new Map<number, Entry>();
-  const threads = (p.threads as number[]).length ? (p.threads as number[]) : [p.pid as number];
-  for (const tid of threads) {
-    const [core] = images.read('CORE', tid) as Entry[];
-    if (!core || core.mtype !== 1) throw new ImageError(`core-${tid}.img: not an x86_64 task`);
-    if (!core.thread_info) throw new ImageError(`core-${tid}.img: no thread_info`);
-    cores.set(tid, core);
-  }
-  if (!cores.get(p.pid)?.tc) throw new ImageError(`core-${p.pid}.img: the leader has no task core`);
-  const [ids] = images.read('IDS', p.pid) as Entry[];
-  const [mm] = images.read('MM', p.pid) as Entry[];
-  if (!ids || !mm) throw new ImageError(`ids-${p.pid}.img / mm-${p.pid}.img: empty`);
-  const pagemap = images.read('PAGEMAP', p.pid) as Entry[];
-  checkPages(ctx, p.pid, pagemap);
   for (const f of images.read('FILES') as Entry[]) ctx.files.set(Number(f.id), f);
-  return { pstree: p, cores, ids, mm, pagemap };
+  // An fd table shared (CLONE_FILES) is re-created by clone from the parent: only parent–child sharing.
+  for (const p of processes.slice(1)) {
+    if (p.zombie) continue;
+    const parent = byPid.get(Number(p.pstree.ppid))!;
+    const sharer = processes.find((o) => o !== p && !o.zombie && o.ids.files_id === p.ids.files_id);
+    if (sharer && sharer.ids.files_id !== parent.ids.files_id) {
+      throw new UnsupportedError(`${p.pid} shares its fd table with ${sharer.pid}, which is not its parent`);
+    }
+  }
+  countSharedFiles(ctx, processes);
+  return { processes, byPid };
+}
+
+/** Descriptions used by more than one fd table: cryo keeps a copy of them to hand to the others. */
+function countSharedFiles(ctx: RestoreContext, processes: readonly LoadedProcess[]): void {
+  const tables = new Set(processes.filter((p) => !p.zombie).map((p) => Number(p.ids.files_id)));
+  const seen = new Map<number, number>();
+  for (const filesId of tables) {
+    for (const id of new Set((ctx.images.read('FDINFO', filesId) as Entry[]).map((e) => Number(e.id)))) seen.set(id, (seen.get(id) ?? 0) + 1);
+  }
+  for (const [id, n] of seen) if (n > 1) ctx.sharedFiles.add(id);
 }
 
 function holder(pid: number): string {
@@ -119,6 +170,153 @@ function cloneWithTid(rp: RemoteProcess, tid: number, flags: number, exitSignal:
   if (st.kind !== 'stopped') throw new RuntimeError(`new task ${tid} did not stop: ${JSON.stringify(st)}`);
 }
 
+/** A process of the tree while it is rebuilt. */
+interface Building {
+  readonly lp: LoadedProcess;
+  readonly task: RestoreTask;
+}
+
+/** clone3 flags that re-create what a child shares with its parent (fd table, fs). */
+function shareFlags(child: LoadedProcess, parent: LoadedProcess): number {
+  if (child.zombie) return 0;
+  let flags = 0;
+  if (child.ids.files_id === parent.ids.files_id) flags |= CLONE.FILES;
+  if (child.ids.fs_id === parent.ids.fs_id) flags |= CLONE.FS;
+  return flags;
+}
+
+/**
+ * Forking: every process is created with its pid by its own parent (so parents, sessions and
+ * groups come out right), while all are still copies of the helper: sessions are set up before
+ * a process forks its children, which inherit them. Returns the processes in pstree order.
+ */
+function createTree(tree: LoadedTree, root: RestoreTask, shellJob: boolean, created: number[]): Building[] {
+  const out: Building[] = [{ lp: tree.processes[0]!, task: root }];
+  const rootLp = tree.processes[0]!;
+  const setSession = (lp: LoadedProcess, t: RemoteThread): void => {
+    const { pid } = lp;
+    if (lp.pstree.sid === pid) t.call('setsid', NR.setsid);
+    else if (lp.pstree.pgid === pid) t.call('setpgid', NR.setpgid, 0, 0);
+  };
+  if (!shellJob) setSession(rootLp, root.remote.leader);
+  else if (rootLp.pstree.pgid === rootLp.pid) root.remote.leader.call('setpgid', NR.setpgid, 0, 0);
+  const fork = (parent: Building): void => {
+    for (const lp of tree.processes) {
+      if (Number(lp.pstree.ppid) !== parent.lp.pid || lp === rootLp) continue;
+      const prp = parent.task.remote;
+      cloneWithTid(prp, lp.pid, shareFlags(lp, parent.lp), SIG.SIGCHLD);
+      created.push(lp.pid);
+      const rp = new RemoteProcess(lp.pid, prp.leader.syscallIp);
+      rp.scratch = prp.scratch;
+      rp.useTrapCode();
+      const b: Building = { lp, task: { pid: lp.pid, remote: rp, cores: lp.cores } };
+      setSession(lp, rp.leader);
+      out.push(b);
+      fork(b);
+    }
+  };
+  fork(out[0]!);
+  // Groups led by a process that is not an ancestor can be joined only now that all exist.
+  const rootPgid = rootLp.pstree.pgid;
+  for (const b of out) {
+    const want = Number(b.lp.pstree.pgid);
+    if (want === b.lp.pid) continue;
+    // A shell job's own group is the one cryo runs in now.
+    const pgid = shellJob && want === rootPgid && rootPgid !== rootLp.pid ? 0 : want;
+    if (pgid === 0) continue;
+    const now = Number(b.task.remote.leader.call('getpgid', NR.getpgid, 0));
+    if (now !== pgid) b.task.remote.leader.call('setpgid', NR.setpgid, 0, pgid);
+  }
+  return out;
+}
+
+/** One live process, from a copy of the helper to its dumped state (all but the final registers). */
+function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Set<number>): void {
+  const { lp, task } = b;
+  const rp = task.remote;
+  // Address space: only the scratch area and the vDSO survive from the helper.
+  clearAddressSpace(task);
+  moveVdso(ctx, task, lp.mm.vmas as Entry[]);
+  // mm fields before mapping: PR_SET_MM_MAP refuses to change the exe while the old exe is
+  // still mapped (EBUSY), and the dumped task may well map the helper's binary.
+  restoreMmFields(ctx, task, lp.mm);
+  restoreMemory(ctx, task, lp.mm, lp.pagemap);
+  // An fd table shared with the parent (CLONE_FILES) was filled through the parent.
+  const filesId = Number(lp.ids.files_id);
+  if (!fdTablesDone.has(filesId)) {
+    restoreFds(ctx, task, filesId);
+    fdTablesDone.add(filesId);
+  }
+  restoreFs(ctx, task);
+  restoreTaskState(ctx, task);
+  // Threads, each with its own tid, then the state only each thread can set on itself.
+  const tids = [...lp.cores.keys()];
+  for (const tid of tids) {
+    if (tid === lp.pid) continue;
+    cloneWithTid(rp, tid, CLONE.VM | CLONE.FS | CLONE.FILES | CLONE.SIGHAND | CLONE.THREAD | CLONE.SYSVSEM, 0);
+  }
+  for (const tid of tids) restoreThreadState(ctx, task, tid, rp.thread(tid));
+  // Credentials last: once they are dropped, cryo may no longer be allowed to do the rest.
+  for (const tid of tids) restoreCreds(ctx, task, tid, rp.thread(tid));
+}
+
+/**
+ * Registers: the other threads first; the leader unmaps the scratch area as its very last
+ * syscall and is left at that syscall's exit stop, with its own registers installed.
+ */
+function finishProcess(ctx: RestoreContext, b: Building): void {
+  const { lp, task } = b;
+  const rp = task.remote;
+  for (const tid of lp.cores.keys()) {
+    if (tid === lp.pid) continue;
+    const fin = finalThreadState(ctx, task, tid, rp.thread(tid));
+    rp.thread(tid).finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });
+  }
+  const fin = finalThreadState(ctx, task, lp.pid, rp.leader);
+  // The int3s of trap mode may have reset an ignored SIGTRAP to default: set it as dumped.
+  rp.stopTrapCode();
+  restoreSigaction(task, SIG.SIGTRAP);
+  rp.unmapScratch();
+  rp.leader.finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });
+}
+
+/**
+ * A zombie is re-created by letting it exit the way it did: exit_group(status) or its fatal
+ * signal (no core dump). It is let go untraced, so its parent — still stopped — finds it a zombie.
+ */
+function exitAsZombie(b: Building): void {
+  const status = Number(b.lp.cores.get(b.lp.pid)!.tc.exit_code);
+  const t = b.task.remote.leader;
+  const regs = t.saved.slice();
+  const sig = status & 0x7f;
+  if (sig === 0) {
+    setReg(regs, 'ax', NR.exit_group);
+    setReg(regs, 'di', (status >> 8) & 0xff);
+  } else {
+    setRlimit(b.lp.pid, RLIMIT_CORE, 0n, 0n);
+    setReg(regs, 'ax', NR.tgkill);
+    setReg(regs, 'di', b.lp.pid);
+    setReg(regs, 'si', b.lp.pid);
+    setReg(regs, 'dx', sig);
+  }
+  setReg(regs, 'orig_ax', -1);
+  setReg(regs, 'ip', t.syscallIp);
+  setRegs(b.lp.pid, regs);
+  setSigmask(b.lp.pid, 0n);
+  tryDetach(b.lp.pid, 0);
+}
+
+/** Until every re-created zombie is one: its parent must find it when it resumes. */
+function waitZombies(pids: readonly number[]): void {
+  const deadline = Date.now() + 5000;
+  for (const pid of pids) {
+    while (readStat(pid).state !== 'Z') {
+      if (Date.now() > deadline) throw new RuntimeError(`re-created zombie ${pid} did not exit`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
 export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
   const log = opts.log ?? silentLogger;
   const t0 = performance.now();
@@ -130,88 +328,67 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     log,
     xsave: xsaveLayout(),
     files: new Map(),
+    sharedFiles: new Set(),
+    ownFds: new Map(),
+    pipes: new Map(),
     stats: { pages_restored: 0 },
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
   };
-  const loaded = load(ctx);
-  const pid = loaded.pstree.pid as number;
-  const tids = [...loaded.cores.keys()];
+  const tree = load(ctx);
+  const rootLp = tree.processes[0]!;
+  const pid = rootLp.pid;
+  const allTids = tree.processes.flatMap((p) => [...p.cores.keys()]);
   const hook = async (action: HookName, initPid?: number): Promise<void> => {
     await opts.hooks?.({ action, imagesDir: opts.imagesDir, initPid });
   };
   await hook('pre-restore');
-  await waitPidsFree(tids, log);
+  await waitPidsFree(allTids, log);
 
   let helper: Helper | undefined;
-  let task: RestoreTask | undefined;
-  let created = false;
+  const created: number[] = [];
   try {
-    // Forking: the task is created with its old pid as a copy of the helper.
+    // Forking: the root is created with its old pid as a copy of the helper, the others from it.
     const tForkStart = performance.now();
     helper = startHelper();
     const hrp = new RemoteProcess(helper.pid, findVdsoSyscall(helper.pid));
-    const scratchAt = findFreeArea(loaded.mm.vmas as Entry[], readMaps(helper.pid), SCRATCH_SIZE);
+    const allVmas = tree.processes.flatMap((p) => (p.mm.vmas ?? []) as Entry[]);
+    const scratchAt = findFreeArea(allVmas, readMaps(helper.pid), SCRATCH_SIZE);
     hrp.mapScratch(scratchAt);
-    const shellJob = loaded.pstree.sid !== pid;
+    const shellJob = rootLp.pstree.sid !== pid;
     if (shellJob && !opts.shellJob) {
       throw new UnsupportedError(`the dumped task ${pid} was not a session leader`, { hint: 'restore it with --shell-job' });
     }
     // With CLONE_PARENT the exit signal must be 0: the child inherits the helper's (SIGCHLD).
     cloneWithTid(hrp, pid, CLONE.PARENT, 0);
-    created = true;
-    const forkingUs = us(performance.now() - tForkStart);
+    created.push(pid);
     helper.kill();
     helper = undefined;
     const rp = new RemoteProcess(pid, hrp.leader.syscallIp);
     rp.scratch = scratchAt;
-    task = { pid, remote: rp, cores: loaded.cores };
-    const t = rp.leader;
     rp.useTrapCode();
-
-    // The helper's rseq area is about to be unmapped: unregister it first, or the task dies
-    // with SIGSEGV on its next return to user space.
+    // The helper's rseq area is about to be unmapped: unregister it first (children forked
+    // from here on inherit no registration), or the task dies with SIGSEGV on its next return
+    // to user space.
     const rseq = getRseqConfig(pid);
-    if (rseq.rseqAbiPointer) t.call('rseq', NR.rseq, rseq.rseqAbiPointer, rseq.rseqAbiSize, RSEQ_FLAG_UNREGISTER, rseq.signature);
-    if (!shellJob) t.call('setsid', NR.setsid);
-    else if (loaded.pstree.pgid === pid) t.call('setpgid', NR.setpgid, 0, 0);
+    if (rseq.rseqAbiPointer) rp.leader.call('rseq', NR.rseq, rseq.rseqAbiPointer, rseq.rseqAbiSize, RSEQ_FLAG_UNREGISTER, rseq.signature);
+    const building = createTree(tree, { pid, remote: rp, cores: rootLp.cores }, shellJob, created);
+    const forkingUs = us(performance.now() - tForkStart);
+    log.debug(`created ${building.length} process(es)`);
 
-    // Address space: only the scratch area and the vDSO survive from the helper.
-    clearAddressSpace(task);
-    moveVdso(ctx, task, loaded.mm.vmas as Entry[]);
-    // mm fields before mapping: PR_SET_MM_MAP refuses to change the exe while the old exe is
-    // still mapped (EBUSY), and the dumped task may well map the helper's binary.
-    restoreMmFields(ctx, task, loaded.mm);
-    restoreMemory(ctx, task, loaded.mm, loaded.pagemap);
-    restoreFds(ctx, task, Number(loaded.ids.files_id));
-    restoreFs(ctx, task);
-    restoreTaskState(ctx, task);
-
-    // Threads, each with its own tid, then the state only each thread can set on itself.
-    for (const tid of tids) {
-      if (tid === pid) continue;
-      cloneWithTid(rp, tid, CLONE.VM | CLONE.FS | CLONE.FILES | CLONE.SIGHAND | CLONE.THREAD | CLONE.SYSVSEM, 0);
-    }
-    for (const tid of tids) restoreThreadState(ctx, task, tid, rp.thread(tid));
-    // Credentials last: once they are dropped, cryo may no longer be allowed to do the rest.
-    for (const tid of tids) restoreCreds(ctx, task, tid, rp.thread(tid));
-
-    // Registers: the other threads first; the leader unmaps the scratch area as its very last
-    // syscall and is left at that syscall's exit stop, with its own registers installed.
-    for (const tid of tids) {
-      if (tid === pid) continue;
-      const fin = finalThreadState(ctx, task, tid, rp.thread(tid));
-      rp.thread(tid).finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });
-    }
-    const fin = finalThreadState(ctx, task, pid, t);
-    // The int3s of trap mode may have reset an ignored SIGTRAP to default: set it as dumped.
-    rp.stopTrapCode();
-    restoreSigaction(task, SIG.SIGTRAP);
-    rp.unmapScratch();
-    t.finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });
+    const fdTablesDone = new Set<number>();
+    for (const b of building) if (!b.lp.zombie) restoreProcess(ctx, b, fdTablesDone);
+    for (const b of building) if (!b.lp.zombie) finishProcess(ctx, b);
+    closeOwnFds(ctx);
+    const zombies = building.filter((b) => b.lp.zombie);
+    for (const b of zombies) exitAsZombie(b);
+    waitZombies(zombies.map((b) => b.lp.pid));
 
     await hook('post-restore', pid);
     await hook('pre-resume', pid).catch((e) => log.warn(`pre-resume hook failed: ${(e as Error).message}`));
-    for (const tid of tids) tryDetach(tid, opts.leaveStopped ? SIG.SIGSTOP : 0);
+    for (const b of building) {
+      if (b.lp.zombie) continue;
+      for (const tid of b.lp.cores.keys()) tryDetach(tid, opts.leaveStopped ? SIG.SIGSTOP : 0);
+    }
     const stats: RestoreStats = {
       forking_time: forkingUs,
       restore_time: us(performance.now() - t0),
@@ -224,10 +401,14 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     }
     await hook('post-resume', pid).catch((e) => log.warn(`post-resume hook failed: ${(e as Error).message}`));
     log.info('Restore finished successfully. Tasks resumed.');
-    return { pid, pids: [pid], stats, wait: (signal?: AbortSignal) => waitExit(pid, signal) };
+    const pids = building.map((b) => b.lp.pid);
+    return { pid, pids, stats, wait: (signal?: AbortSignal) => waitExit(pid, signal) };
   } catch (e) {
     helper?.kill();
-    if (created) killTraced([pid], tids.filter((t) => existsSync(`/proc/${pid}/task/${t}`)));
+    closeOwnFds(ctx);
+    // Children first: each is reaped by cryo (tracer) before its parent goes.
+    const live = created.filter((p) => existsSync(`/proc/${p}`)).reverse();
+    killTraced(live, allTids.filter((t) => live.some((p) => existsSync(`/proc/${p}/task/${t}`))));
     log.error(`Restoring FAILED: ${(e as Error).message}`);
     throw e;
   }

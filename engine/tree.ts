@@ -22,6 +22,8 @@ export interface FrozenProcess {
   /** Every thread, leader first. */
   readonly tids: number[];
   readonly children: number[];
+  /** Exited, not yet waited for by its parent: nothing to seize, only its exit status to keep. */
+  readonly zombie: boolean;
 }
 
 export interface FrozenTree {
@@ -82,18 +84,31 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
   try {
     const visit = (pid: number): void => {
       const stat = readStat(pid);
-      if (stat.state === 'Z') throw new UnsupportedError(`process ${pid} is a zombie`, { hint: 'zombies in a tree are not supported yet' });
+      if (isZombie(stat.state)) {
+        if (pid === root) throw new UnsupportedError(`process ${pid} is a zombie`, { hint: 'dump its parent: a zombie is kept as part of its parent\'s tree' });
+        processes.push({ pid, stat, tids: [pid], children: [], zombie: true });
+        return;
+      }
       const tids: number[] = [];
       for (let changed = true; changed; ) {
         changed = false;
         for (const tid of listThreads(pid)) {
-          if (seizeThread(tid, seized, log)) changed = true;
+          try {
+            if (seizeThread(tid, seized, log)) changed = true;
+          } catch (e) {
+            // A child that exits while its siblings are frozen is a zombie now (can't be seized).
+            if (tid === pid && tids.length === 0 && isZombie(readStat(pid).state)) {
+              processes.push({ pid, stat: readStat(pid), tids: [pid], children: [], zombie: true });
+              return;
+            }
+            throw e;
+          }
           if (seized.has(tid) && !tids.includes(tid)) tids.push(tid);
         }
       }
       tids.sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b));
       const children = [...new Set(tids.flatMap((t) => readChildren(pid, t)))].sort((a, b) => a - b);
-      processes.push({ pid, stat: readStat(pid), tids, children });
+      processes.push({ pid, stat: readStat(pid), tids, children, zombie: false });
       for (const c of children) visit(c);
     };
     visit(root);
@@ -103,6 +118,8 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
   }
   return { root, processes, seized };
 }
+
+const isZombie = (state: string): boolean => state === 'Z' || state === 'X';
 
 /** How a frozen tree is let go: resumed, left stopped (SIGSTOP), or killed. */
 export function releaseThreads(seized: Iterable<number>, final: 'running' | 'stopped' | 'killed', pids: readonly number[] = []): void {

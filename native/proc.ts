@@ -55,6 +55,11 @@ export function fcntl(fd: number, cmd: number, arg = 0): number {
   return check(sys.fcntl(fd, cmd, arg), 'fcntl', `${fd}, ${cmd}`);
 }
 
+/** A close-on-exec duplicate of one of cryo's fds. */
+export function dupFd(fd: number): number {
+  return check(sys.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0), 'fcntl', `${fd}, F_DUPFD_CLOEXEC`);
+}
+
 export function pipe(flags = 0): [number, number] {
   const fds = Buffer.alloc(8);
   check(sys.pipe2(fds, flags), 'pipe2', String(flags));
@@ -110,6 +115,13 @@ export function isChildSubreaper(): boolean {
  */
 export function kcmpFile(pid1: number, fd1: number, pid2: number, fd2: number): number {
   return check(sys.syscall(NR.kcmp, pid1, pid2, 0 /* KCMP_FILE */, fd1, fd2, 0), 'kcmp', `${pid1}:${fd1}, ${pid2}:${fd2}`);
+}
+
+export const KCMP = { VM: 1, FILES: 2, FS: 3, SIGHAND: 4 } as const;
+
+/** Whether two processes share one kernel object (an mm, fd table, fs struct, signal handlers). */
+export function kcmpShares(pid1: number, pid2: number, type: number): boolean {
+  return check(sys.syscall(NR.kcmp, pid1, pid2, type, 0, 0, 0), 'kcmp', `${pid1}, ${pid2}, ${type}`) === 0;
 }
 
 /** execvp(3): only returns on failure. */

@@ -10,6 +10,7 @@ import {
   NR,
   O,
   closeFd,
+  dupFd,
   kcmpFile,
   fcntl,
   pidfdGetfd,
@@ -174,6 +175,14 @@ const pipes: FdKind = {
     }
     return { type: FD_TYPE.PIPE, id, pipe: { id, pipe_id: ino, flags: f.info.flags & ~O.CLOEXEC, fown: FOWN } };
   },
+  open(ctx, file) {
+    const p = file.pipe as Entry;
+    const ends = pipeEnds(ctx, Number(p.pipe_id));
+    const writer = (Number(p.flags) & O.ACCMODE) === O.WRONLY;
+    const fd = dupFd(writer ? ends[1] : ends[0]);
+    fcntl(fd, F.SETFL, Number(p.flags) & ~O.ACCMODE);
+    return fd;
+  },
 };
 
 export function writePipeData(ctx: DumpContext): void {
@@ -190,16 +199,16 @@ const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
   [/^\/memfd:/, 'memfd files are not supported yet'],
 ];
 
-/** fdinfo-ID.img (one entry per fd) and files.img entries for one task. */
+/** fdinfo-ID.img (one entry per fd) and files.img entries for one fd table. */
 export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number): void {
   const pid = proc.pid;
   const fdinfo: Entry[] = [];
-  const byLink = new Map<string, Description[]>();
   for (const { fd, link } of readFdLinks(pid)) {
     const info = readFdinfo(pid, fd);
     const facts: FdFacts = { pid, fd, link, info };
-    // dup()ed fds share one open file description (one offset): keep them sharing.
-    const same = findDescription(pid, byLink, facts);
+    // dup()ed and inherited fds share one open file description (one offset), in this process
+    // or another of the tree: keep them sharing.
+    const same = findDescription(ctx.descriptions, facts);
     let id: number;
     let type: number;
     if (same) {
@@ -215,39 +224,43 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
       ctx.files.push(fe);
       id = fe.id as number;
       type = fe.type as number;
-      addDescription(pid, byLink, { facts, id });
+      addDescription(ctx.descriptions, { facts, id });
     }
     fdinfo.push({ id, flags: info.flags & O.CLOEXEC ? FD_CLOEXEC : 0, type, fd });
   }
   ctx.images.write('FDINFO', fdinfo, { id: filesId });
+}
+
+/** fs-PID.img: cwd, root and umask of one process. */
+export function dumpFs(ctx: DumpContext, pid: number): void {
   const cwd = internRegFile(ctx, pid, readCwd(pid));
   const root = internRegFile(ctx, pid, readRoot(pid));
   const umask = readStatus(pid).umask ?? 0o022;
   ctx.images.write('FS', [{ cwd_id: cwd, root_id: root, umask }], { id: pid });
 }
 
-interface Description {
+export interface Description {
   readonly facts: FdFacts;
   readonly id: number;
 }
 
 /**
- * kcmp(KCMP_FILE) orders open file descriptions (0 equal, 1 less, 2 greater), so the distinct
- * descriptions of one path are kept sorted and each fd is looked up by binary search: a task with
- * a thousand fds costs thousands of kcmp calls, not half a million.
+ * kcmp(KCMP_FILE) orders open file descriptions (0 equal, 1 less, 2 greater), across processes
+ * too, so the distinct descriptions of one link are kept sorted and each fd is looked up by binary
+ * search: a tree with a thousand fds costs thousands of kcmp calls, not half a million.
  */
-function kcmpOrder(pid: number, a: number, b: number): number {
-  return kcmpFile(pid, a, pid, b);
+function kcmpOrder(a: FdFacts, b: FdFacts): number {
+  return kcmpFile(a.pid, a.fd, b.pid, b.fd);
 }
 
-function findDescription(pid: number, byLink: Map<string, Description[]>, f: FdFacts): Description | undefined {
+function findDescription(byLink: Map<string, Description[]>, f: FdFacts): Description | undefined {
   const list = byLink.get(f.link);
   if (!list) return undefined;
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const c = kcmpOrder(pid, f.fd, list[mid]!.facts.fd);
+    const c = kcmpOrder(f, list[mid]!.facts);
     if (c === 0) return list[mid];
     if (c === 1) hi = mid - 1;
     else lo = mid + 1;
@@ -255,14 +268,14 @@ function findDescription(pid: number, byLink: Map<string, Description[]>, f: FdF
   return undefined;
 }
 
-function addDescription(pid: number, byLink: Map<string, Description[]>, d: Description): void {
+function addDescription(byLink: Map<string, Description[]>, d: Description): void {
   const list = byLink.get(d.facts.link) ?? [];
   byLink.set(d.facts.link, list);
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (kcmpOrder(pid, d.facts.fd, list[mid]!.facts.fd) === 1) hi = mid;
+    if (kcmpOrder(d.facts, list[mid]!.facts) === 1) hi = mid;
     else lo = mid + 1;
   }
   list.splice(lo, 0, d);
@@ -315,108 +328,100 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
   t.call('close_range', NR.close_range, 0, 0xffffffff, 0);
   const fdinfo = [...(ctx.images.read('FDINFO', filesId) as Entry[])].sort((a, b) => a.fd - b.fd);
   const opened = new Map<number, number>(); // file id → fd in the task holding it
-  const pipeEnds = new Map<number, [number, number]>(); // pipe inode → [read, write] fds in the task
-  // Each image once per restore, not once per fd.
-  const pipeData = new Map<number, { entry: Entry; payload?: Buffer }>();
-  if (ctx.images.list().includes(imageFileName('PIPES_DATA'))) {
-    for (const d of ctx.images.readWithPayloads('PIPES_DATA') as { entry: Entry; payload?: Buffer }[]) pipeData.set(Number(d.entry.pipe_id), d);
-  }
   const ghostOf = new Map<number, number>(); // file id → ghost image (remap) id
   for (const r of (ctx.images.readOptional('REMAP_FPATH') ?? []) as Entry[]) ghostOf.set(Number(r.orig_id), Number(r.remap_id));
   const ghosts: string[] = [];
   const late: (() => void)[] = [];
-  // Spare fds (both ends of each pipe while it is refilled) live above every fd of the image.
-  const spareBase = fdinfo.reduce((m, e) => Math.max(m, Number(e.fd)), 0) + 1;
-  task.spareFdBase = spareBase;
+  // Spare fds (cryo's pidfd in the task) live above every fd of the image.
+  task.spareFdBase = fdinfo.reduce((m, e) => Math.max(m, Number(e.fd)), 0) + 1;
+  let pidfd: number | undefined;
   try {
     for (const e of fdinfo) {
+      const id = Number(e.id);
       const cloexec = (e.flags & FD_CLOEXEC) !== 0;
-      const first = opened.get(e.id);
+      const first = opened.get(id);
       if (first !== undefined) {
         t.call('dup3', NR.dup3, first, e.fd, cloexec ? O.CLOEXEC : 0);
         continue;
       }
-      const file = ctx.files.get(e.id);
-      if (!file) throw new RuntimeError(`fdinfo-${filesId}.img: fd ${e.fd} names file id ${e.id}, missing from files.img`);
+      const file = ctx.files.get(id);
+      if (!file) throw new RuntimeError(`fdinfo-${filesId}.img: fd ${e.fd} names file id ${id}, missing from files.img`);
       let fd: number;
-      if (file.type === FD_TYPE.REG) {
+      const own = ctx.ownFds.get(id);
+      if (own !== undefined) {
+        // Already built for another process of the tree (or in cryo): the same description.
+        fd = installFd(task, own);
+      } else if (file.type === FD_TYPE.REG) {
         const reg = file.reg as Entry;
         let path = reg.name as string;
-        const remapId = ghostOf.get(e.id);
+        const remapId = ghostOf.get(id);
         if (remapId !== undefined) {
           path = recreateGhost(ctx, remapId, path);
           ghosts.push(path);
         }
         fd = openInTask(task, path, Number(reg.flags) & ~(O.CREAT | O.TRUNC | O.EXCL));
         if (BigInt(reg.pos ?? 0) !== 0n) t.call('lseek', NR.lseek, fd, BigInt(reg.pos), 0);
-      } else if (file.type === FD_TYPE.PIPE) {
-        const p = file.pipe as Entry;
-        const ino = Number(p.pipe_id);
-        let ends = pipeEnds.get(ino);
-        if (!ends) {
-          ends = createPipe(ctx, task, pipeData.get(ino), spareBase);
-          pipeEnds.set(ino, ends);
-        }
-        const writer = (Number(p.flags) & O.ACCMODE) === O.WRONLY;
-        fd = Number(t.call('dup', NR.dup, writer ? ends[1] : ends[0]));
-        t.call('fcntl', NR.fcntl, fd, F.SETFL, Number(p.flags) & ~O.ACCMODE);
       } else {
         const kind = FD_KINDS.find((k) => k.type === file.type && (k.restore || k.open));
         if (!kind) throw new RuntimeError(`files.img: fd ${e.fd} has a file type (${file.type}) this cryo can't restore`);
         if (kind.restore) fd = kind.restore(ctx, task, file);
         else {
-          const own = kind.open!(ctx, file);
-          try {
-            fd = installFd(task, own);
-          } finally {
-            closeFd(own);
-          }
+          const mine = kind.open!(ctx, file);
+          ctx.ownFds.set(id, mine);
+          fd = installFd(task, mine);
         }
         if (kind.afterAll) late.push(() => kind.afterAll!(ctx, task, file, e.fd));
       }
+      if (own === undefined && !ctx.ownFds.has(id) && ctx.sharedFiles.has(id)) {
+        // Other processes of the tree use this description too: keep a copy to hand them.
+        pidfd ??= pidfdOpen(task.pid);
+        ctx.ownFds.set(id, pidfdGetfd(pidfd, fd, task.pid));
+      }
       placeFd(task, fd, e.fd, cloexec);
-      opened.set(e.id, e.fd);
+      opened.set(id, e.fd);
     }
     for (const run of late) run();
     closeCryoPidfd(task);
-    // The spare pipe ends were only needed to refill data.
-    for (const [r, w] of pipeEnds.values()) {
-      t.call('close', NR.close, r);
-      t.call('close', NR.close, w);
-    }
   } finally {
+    if (pidfd !== undefined) closeFd(pidfd);
     for (const g of ghosts) unlinkSync(g);
   }
 }
 
-/** A pipe created in the task, refilled with its dumped data; returns [read, write] fds kept above the image's fds. */
-function createPipe(ctx: RestoreContext, task: RestoreTask, data: { entry: Entry; payload?: Buffer } | undefined, spareBase: number): [number, number] {
-  const rp = task.remote;
-  rp.leader.call('pipe2', NR.pipe2, rp.scratch + BigInt(PATH_OFF), 0);
-  const fds = rp.get(PATH_OFF, 8);
-  // Move both ends out of the way of fd numbers still to be placed.
-  const high = (fd: number): number => {
-    const n = Number(rp.leader.call('fcntl', NR.fcntl, fd, F.DUPFD, spareBase));
-    rp.leader.call('close', NR.close, fd);
-    return n;
-  };
-  const r = high(fds.readInt32LE(0));
-  const w = high(fds.readInt32LE(4));
+/** Closes cryo's copies of the tasks' descriptions (before the tasks are let go: pipe EOFs). */
+export function closeOwnFds(ctx: RestoreContext): void {
+  for (const fd of ctx.ownFds.values()) closeFd(fd);
+  ctx.ownFds.clear();
+  for (const ends of ctx.pipes.values()) ends.forEach(closeFd);
+  ctx.pipes.clear();
+}
+
+/** Both ends of a pipe, built in cryo and refilled with its dumped data, once per pipe. */
+function pipeEnds(ctx: RestoreContext, ino: number): [number, number] {
+  let ends = ctx.pipes.get(ino);
+  if (ends) return ends;
+  ends = pipe(O.CLOEXEC);
+  ctx.pipes.set(ino, ends);
+  const data = loadPipeData(ctx).get(ino);
   if (data) {
-    const pidfd = pidfdOpen(task.pid);
-    const mine = pidfdGetfd(pidfd, w, task.pid);
-    try {
-      if (data.entry.size) fcntl(mine, F.SETPIPE_SZ, Number(data.entry.size));
-      const payload = data.payload ?? Buffer.alloc(0);
-      let off = 0;
-      while (off < payload.length) off += writeFd(mine, payload.subarray(off));
-    } finally {
-      closeFd(mine);
-      closeFd(pidfd);
-    }
-    ctx.log.debug(`${task.pid}: pipe ${data.entry.pipe_id} refilled with ${data.entry.bytes} bytes`);
+    if (data.entry.size) fcntl(ends[1], F.SETPIPE_SZ, Number(data.entry.size));
+    const payload = data.payload ?? Buffer.alloc(0);
+    let off = 0;
+    while (off < payload.length) off += writeFd(ends[1], payload.subarray(off));
+    ctx.log.debug(`pipe ${ino} refilled with ${data.entry.bytes} bytes`);
   }
-  return [r, w];
+  return ends;
+}
+
+/** pipes-data.img, read once per restore. */
+function loadPipeData(ctx: RestoreContext): Map<number, { entry: Entry; payload?: Buffer }> {
+  if (ctx.pipeData) return ctx.pipeData;
+  const m = new Map<number, { entry: Entry; payload?: Buffer }>();
+  if (ctx.images.list().includes(imageFileName('PIPES_DATA'))) {
+    for (const d of ctx.images.readWithPayloads('PIPES_DATA') as { entry: Entry; payload?: Buffer }[]) m.set(Number(d.entry.pipe_id), d);
+  }
+  ctx.pipeData = m;
+  return m;
 }
 
 /** cwd, root and umask. */

@@ -3,6 +3,7 @@
 // namespaces of its own would need them re-created, which cryo doesn't do yet.
 import { readlinkSync } from 'node:fs';
 import { UnsupportedError } from '../../errors.ts';
+import { KCMP, kcmpShares } from '../../native/index.ts';
 import type { IdAllocator } from '../context.ts';
 
 type Entry = Record<string, any>;
@@ -29,6 +30,8 @@ function nsInode(pid: number | 'self', ns: string): string | undefined {
 export class KobjIds {
   readonly #ids: IdAllocator;
   readonly #ns = new Map<string, number>();
+  /** ids of the processes seen so far: a process sharing an mm, fd table or fs with one gets its id. */
+  readonly #tasks: { pid: number; ids: Entry }[] = [];
   constructor(ids: IdAllocator) {
     this.#ids = ids;
   }
@@ -63,6 +66,24 @@ export class KobjIds {
         throw new UnsupportedError(`${pid}: the task lives in its own ${ns} namespace`, { hint: 'namespaces are not supported yet: checkpoint processes that share cryo\'s namespaces' });
       }
     }
-    return { vm_id: this.#ids.next(), files_id: this.#ids.next(), fs_id: this.#ids.next(), sighand_id: this.#ids.next(), ...its };
+    const shared = (type: number, field: string): number => {
+      const other = this.#tasks.find((t) => kcmpShares(t.pid, pid, type));
+      return other ? (other.ids[field] as number) : this.#ids.next();
+    };
+    const ids: Entry = {
+      vm_id: shared(KCMP.VM, 'vm_id'),
+      files_id: shared(KCMP.FILES, 'files_id'),
+      fs_id: shared(KCMP.FS, 'fs_id'),
+      sighand_id: shared(KCMP.SIGHAND, 'sighand_id'),
+      ...its,
+    };
+    const vmOwner = this.#tasks.find((t) => t.ids.vm_id === ids.vm_id);
+    if (vmOwner) {
+      throw new UnsupportedError(`${pid} shares its address space with ${vmOwner.pid} (CLONE_VM without CLONE_THREAD, e.g. a vfork child)`, {
+        hint: 'wait until the vfork child has exec()ed, then dump again',
+      });
+    }
+    this.#tasks.push({ pid, ids });
+    return ids;
   }
 }
