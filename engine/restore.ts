@@ -39,6 +39,7 @@ type Entry = Record<string, any>;
 const us = (ms: number): number => Math.round(ms * 1000);
 const PID_WAIT_MS = 5000;
 const RLIMIT_CORE = 4;
+const PR_SET_NAME = 15;
 
 interface LoadedProcess {
   readonly pstree: Entry;
@@ -211,6 +212,8 @@ function createTree(tree: LoadedTree, root: RestoreTask, shellJob: boolean, crea
       rp.useTrapCode();
       const b: Building = { lp, task: { pid: lp.pid, remote: rp, cores: lp.cores } };
       setSession(lp, rp.leader);
+      // A zombie shows its name to ps until it is reaped.
+      if (lp.zombie) rp.leader.call('prctl', NR.prctl, PR_SET_NAME, rp.putString(0, String(lp.cores.get(lp.pid)!.tc.comm).slice(0, 15)));
       out.push(b);
       fork(b);
     }
