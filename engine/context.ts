@@ -59,6 +59,8 @@ export interface RestoreContext {
    * cryo holds no pipe end or socket of theirs.
    */
   readonly ownFds: Map<number, number>;
+  /** Shared anonymous memory built in cryo (memfds), by dumped shmem inode. */
+  readonly shmem: Map<bigint, { fd: number; size: bigint }>;
   /** Pipes built in cryo: [read, write] by pipe inode. */
   readonly pipes: Map<number, [number, number]>;
   /** pipes-data.img once read. */

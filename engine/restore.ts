@@ -334,6 +334,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     sharedFiles: new Set(),
     ownFds: new Map(),
     pipes: new Map(),
+    shmem: new Map(),
     stats: { pages_restored: 0 },
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
   };

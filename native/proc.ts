@@ -1,7 +1,7 @@
 // Syscalls cryo makes on its own behalf, about other processes (no injection needed).
 import { check } from './check.ts';
 import { NR } from './constants.ts';
-import { sys } from './libc.ts';
+import { sys, syscallArgs } from './libc.ts';
 
 export function pidfdOpen(pid: number): number {
   return check(sys.syscall(NR.pidfd_open, pid, 0, 0, 0, 0, 0), 'pidfd_open', String(pid));
@@ -53,6 +53,16 @@ export function bytesQueued(fd: number): number {
 
 export function fcntl(fd: number, cmd: number, arg = 0): number {
   return check(sys.fcntl(fd, cmd, arg), 'fcntl', `${fd}, ${cmd}`);
+}
+
+/** memfd_create(2) in cryo (close-on-exec): the shared memory object behind restored shared mappings. */
+export function memfdCreate(name: string): number {
+  const b = Buffer.from(`${name}\0`);
+  return check(syscallArgs(NR.memfd_create, b, 1 /* MFD_CLOEXEC */), 'memfd_create', name);
+}
+
+export function ftruncate(fd: number, size: bigint): void {
+  check(syscallArgs(77 /* ftruncate */, fd, size), 'ftruncate', `fd ${fd}, ${size}`);
 }
 
 /** A close-on-exec duplicate of one of cryo's fds. */

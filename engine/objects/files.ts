@@ -326,6 +326,7 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
   const t = task.remote.leader;
   // Everything the helper had open goes first.
   t.call('close_range', NR.close_range, 0, 0xffffffff, 0);
+  task.cryoPidfd = undefined;
   const fdinfo = [...(ctx.images.read('FDINFO', filesId) as Entry[])].sort((a, b) => a.fd - b.fd);
   const opened = new Map<number, number>(); // file id → fd in the task holding it
   const ghostOf = new Map<number, number>(); // file id → ghost image (remap) id
@@ -394,6 +395,8 @@ export function closeOwnFds(ctx: RestoreContext): void {
   ctx.ownFds.clear();
   for (const ends of ctx.pipes.values()) ends.forEach(closeFd);
   ctx.pipes.clear();
+  for (const shm of ctx.shmem.values()) closeFd(shm.fd);
+  ctx.shmem.clear();
 }
 
 /** Both ends of a pipe, built in cryo and refilled with its dumped data, once per pipe. */

@@ -3,6 +3,8 @@
 // read its own pages from the pages image with injected preadv, straight into place.
 import { closeSync, openSync, readSync } from 'node:fs';
 import {
+  ftruncate,
+  memfdCreate,
   IOV_MAX,
   MAP,
   MREMAP,
@@ -21,6 +23,7 @@ import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { SCRATCH_SIZE } from '../remote.ts';
+import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
 
 type Entry = Record<string, any>;
@@ -90,17 +93,20 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
   if (anonymous) {
     if (v.shared) {
       // Shared anonymous memory of one process: dumped with its pages, re-created shared.
-      return { vma: v, pages: 'all', entry: { ...base, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
+      return { vma: v, pages: 'all', entry: { ...base, pgoff: v.offset, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
     }
     const heap = v.path === '[heap]' ? VMA.AREA_HEAP : 0;
     return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE | heap } };
   }
   if (v.path.startsWith('/dev/zero') || v.path.startsWith('/SYSV') || v.path.startsWith('/memfd:')) {
     if (!v.shared) return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE } };
-    if (v.path.startsWith('/dev/zero')) {
-      return { vma: v, pages: 'all', entry: { ...base, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
+    // Shared anonymous memory (a /dev/zero mapping, MAP_SHARED|MAP_ANONYMOUS, or a memfd — which is
+    // how cryo itself restores shared anonymous memory): one shmem object per inode, shared by
+    // every process that maps it.
+    if (v.path.startsWith('/dev/zero') || v.path.startsWith('/memfd:')) {
+      return { vma: v, pages: 'all', entry: { ...base, pgoff: v.offset, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
     }
-    throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'SysV shared memory and memfd mappings are not supported yet' });
+    throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'SysV shared memory is not supported yet' });
   }
   if (v.deleted) {
     throw new UnsupportedError(`${pid}: mapping of a deleted file ${v.path} at 0x${v.start.toString(16)}`, {
@@ -315,6 +321,14 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     const prot = Number(v.prot) | (hasPages.has(v) ? PROT.WRITE : 0);
     const flags = (Number(v.flags) & (MAP.SHARED | MAP.PRIVATE | MAP.ANONYMOUS | MAP.GROWSDOWN | MAP.NORESERVE)) | MAP.FIXED;
     let fd = -1;
+    if (v.status & VMA.ANON_SHARED) {
+      // One memory object per dumped shmem inode, mapped by every process of the tree that had it.
+      const off = BigInt(v.pgoff ?? 0);
+      const shm = installFd(task, sharedMemory(ctx, BigInt(v.shmid), off + len));
+      t.call('mmap', NR.mmap, start, len, prot, (flags & ~MAP.ANONYMOUS) | MAP.SHARED, shm, off);
+      t.call('close', NR.close, shm);
+      continue;
+    }
     if (v.status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
       const id = Number(v.shmid);
       fd = fileFds.get(id) ?? -1;
@@ -328,6 +342,7 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     t.call('mmap', NR.mmap, start, len, prot, flags, fd, fd >= 0 ? BigInt(v.pgoff) : 0n);
   }
   for (const fd of fileFds.values()) t.call('close', NR.close, fd);
+  closeCryoPidfd(task);
 
   // Pages: the task preadv()s them from pages-N.img, in pagemap order, IOV_MAX ranges a call.
   const pagesPath = ctx.images.path(`pages-${head.pages_id}.img`);
@@ -378,6 +393,23 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     const madv = BigInt(v.madv ?? 0);
     for (let bit = 0; bit < 64; bit++) if ((madv >> BigInt(bit)) & 1n) t.raw(NR.madvise, start, len, bit);
   }
+}
+
+/**
+ * cryo's memfd standing for the dumped shmem object `shmid`, at least `size` bytes long: created
+ * on first use, closed with cryo's other copies when the tasks are let go.
+ */
+function sharedMemory(ctx: RestoreContext, shmid: bigint, size: bigint): number {
+  let shm = ctx.shmem.get(shmid);
+  if (!shm) {
+    shm = { fd: memfdCreate('dev/zero'), size: 0n };
+    ctx.shmem.set(shmid, shm);
+  }
+  if (shm.size < size) {
+    ftruncate(shm.fd, size);
+    shm.size = size;
+  }
+  return shm.fd;
 }
 
 /** brk, stack, arg/env, auxv and exe in one PR_SET_MM_MAP (needs no CAP_SYS_RESOURCE). */

@@ -10,7 +10,7 @@ import type { TestContext } from 'node:test';
 import { readChildren, readStat } from '../../engine/proc/index.ts';
 import { KCMP, kcmpShares } from '../../native/index.ts';
 import { runCryo } from '../helpers/cryo.ts';
-import { buildTarget, fileSize, parseReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
+import { buildTarget, fileSize, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
 import type { Target } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { assertUntouched, dumpOk, killAtEnd, restoreDetached, sleep, taskStatus, waitDumpedGone } from './e2e.ts';
@@ -132,4 +132,28 @@ test('a dump of a tree that fails leaves every process running, zombies zombies 
   const after = await reportAll(tree);
   assert.equal(Number(after.get('pipe')!['pipe_bytes']), tree.queued, 'the pipe still holds every byte');
   assert.match(readFileSync(join(dir, 'img', 'dump.log'), 'utf8'), /Dumping FAILED/);
+});
+
+test('MAP_SHARED|MAP_ANONYMOUS memory inherited over fork is shared again after restore', async (t) => {
+  const dir = tmpDir('cryo-e2e-shmem', t);
+  const log = join(dir, 'shmem.log');
+  const target = await startTarget([buildTarget('shmem'), log], { t });
+  const child = Number(parseReport(target.output())['child']);
+  killAtEnd(t, target.pid, 'shmem');
+  killAtEnd(t, child, 'shmem');
+  const report = async (): Promise<Record<string, string>> => parseReport(await requestReport(target.pid, log));
+  const before = await report();
+  assert.equal(before['sum'], 'ok');
+
+  await dumpOk(target.pid, join(dir, 'img'));
+  await waitDumpedGone(target);
+  await restoreDetached(join(dir, 'img'));
+  const a = await report();
+  assert.equal(a['sum'], 'ok', 'the pattern in shared memory');
+  assert.ok(Number(a['counter']) >= Number(before['counter']), 'the counter did not go back');
+  await sleep(100);
+  const b = await report();
+  // Only the child increments the counter: the parent sees it move only if the memory is shared.
+  assert.ok(Number(b['counter']) > Number(a['counter']) + 5, `the parent sees the child's increments (${a['counter']} -> ${b['counter']})`);
+  assert.equal(readStat(child).ppid, target.pid);
 });
