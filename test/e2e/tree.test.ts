@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { readChildren, readStat } from '../../engine/proc/index.ts';
-import { KCMP, kcmpShares } from '../../native/index.ts';
+import { KCMP, kcmpFile, kcmpShares } from '../../native/index.ts';
 import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, fileSize, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
 import type { Target } from '../helpers/targets.ts';
@@ -86,6 +86,9 @@ function assertShape(tree: Tree): void {
   assert.ok(kcmpShares(root, F, KCMP.FILES), 'root and F share one fd table');
   assert.ok(kcmpShares(root, F, KCMP.FS), 'root and F share one fs');
   assert.ok(!kcmpShares(root, A, KCMP.FILES), 'A has its own fd table');
+  // fd 20 of every process is one open file description, at offset 5.
+  for (const p of [A, B, C, S]) assert.equal(kcmpFile(root, 20, p, 20), 0, `fd 20 of ${p} is the root's description`);
+  for (const p of [root, A, B, C, S, F]) assert.match(readFileSync(`/proc/${p}/fdinfo/20`, 'utf8'), /^pos:\s+5$/m, `offset of fd 20 in ${p}`);
 }
 
 test('a process tree comes back with pids, parents, groups, sessions, zombies and shared fd tables', async (t) => {

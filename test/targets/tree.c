@@ -91,6 +91,12 @@ int main(int argc, char **argv) {
   install_report_handler(SA_RESTART);
   signal(SIGUSR2, on_reap);
   if (pipe(pipe_fd) < 0) die("pipe");
+  // fd 20: one open file description (one offset) that every process inherits.
+  char shared_path[4096];
+  snprintf(shared_path, sizeof shared_path, "%s.shared", argc > 1 ? argv[1] : "/tmp/tree");
+  int shared = open(shared_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (shared < 0 || dup2(shared, 20) < 0 || write(20, "12345", 5) != 5) die("shared file");
+  close(shared);
   int rd[2];
   if (pipe(rd) < 0) die("pipe");
   grand_ready = rd[1];
