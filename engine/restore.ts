@@ -37,7 +37,8 @@ import { xsaveLayout } from './x86.ts';
 type Entry = Record<string, any>;
 
 const us = (ms: number): number => Math.round(ms * 1000);
-const PID_WAIT_MS = 5000;
+// pid 1 here reaps orphaned zombies only every couple of seconds: a tree just dumped (killed) may need that long.
+const PID_WAIT_MS = 10_000;
 const RLIMIT_CORE = 4;
 const PR_SET_NAME = 15;
 
