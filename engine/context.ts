@@ -3,6 +3,7 @@
 import type { ImageReader, ImageWriter } from './images/index.ts';
 import type { Logger } from './log.ts';
 import type { RemoteProcess } from './remote.ts';
+import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 
@@ -32,6 +33,10 @@ export interface DumpContext {
   /** pipes-data.img: the queued bytes of each pipe, by pipe inode. */
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
+  /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
+  readonly shellJob?: boolean | undefined;
+  /** Terminals seen so far (tty-info.img), created on first use. */
+  ttys?: TtyDumpState;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 
@@ -49,6 +54,10 @@ export interface RestoreContext {
   /** file_entry messages of files.img by id. */
   readonly files: Map<number, Record<string, any>>;
   readonly stats: { pages_restored: number };
+  /** `--shell-job`: terminals from outside the tree get cryo's own. */
+  readonly shellJob?: boolean | undefined;
+  /** Terminals built for this restore, keyed by their dumped pty index; created on first use. */
+  ttys?: TtyRestoreState;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 

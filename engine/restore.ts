@@ -131,6 +131,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     xsave: xsaveLayout(),
     files: new Map(),
     stats: { pages_restored: 0 },
+    shellJob: opts.shellJob,
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
   };
   const loaded = load(ctx);
@@ -172,8 +173,9 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     // with SIGSEGV on its next return to user space.
     const rseq = getRseqConfig(pid);
     if (rseq.rseqAbiPointer) t.call('rseq', NR.rseq, rseq.rseqAbiPointer, rseq.rseqAbiSize, RSEQ_FLAG_UNREGISTER, rseq.signature);
+    // A shell job stays in cryo's session and process group (CRIU moves the root's group to
+    // its own), so it is in the foreground of cryo's terminal when cryo is.
     if (!shellJob) t.call('setsid', NR.setsid);
-    else if (loaded.pstree.pgid === pid) t.call('setpgid', NR.setpgid, 0, 0);
 
     // Address space: only the scratch area and the vDSO survive from the helper.
     clearAddressSpace(task);
