@@ -11,6 +11,8 @@
 //   the task is a shell job. Dump and restore need --shell-job; the restored task gets cryo's
 //   own terminal (its stdin, else stdout or stderr, as CRIU uses its stdin) with the dumped
 //   termios and window size, and is in cryo's session and process group.
+// An fd on /dev/tty (the controlling terminal, whichever it is) becomes the slave of the tree's
+// pty that was the session's controlling terminal, or cryo's own /dev/tty for a shell job.
 //
 // The pty index: cryo asks for the dumped index (the kernel hands out the lowest free one, so
 // opening /dev/ptmx until the index is reached gets it whenever it is free, as CRIU does) and
@@ -50,15 +52,16 @@ import { FOWN, withOwnCopy, type Entry, type FdFacts, type FdKind } from './fd-k
 
 export const TTY_TYPE = { PTY: 1, CONSOLE: 2, VT: 3, CTTY: 4, EXT_TTY: 5, SERIAL: 6 } as const;
 
-type Driver = 'ptmx' | 'pts' | 'console' | 'vt' | 'serial';
+type Driver = 'ptmx' | 'pts' | 'ctty' | 'console' | 'vt' | 'serial';
 
 /** CRIU's driver indexes for terminals that are not ptys (info id = index << 1). */
-const DRIVER_INDEX: Record<Exclude<Driver, 'ptmx' | 'pts'>, number> = { console: 1002, vt: 1004, serial: 1008 };
+const DRIVER_INDEX: Record<Exclude<Driver, 'ptmx' | 'pts'>, number> = { console: 1002, vt: 1004, ctty: 1006, serial: 1008 };
 
 function driverOf(rdev: number): Driver | undefined {
   const major = devMajor(rdev);
   const minor = devMinor(rdev);
   if (major === 5 && minor === 2) return 'ptmx';
+  if (major === 5 && minor === 0) return 'ctty';
   if (major >= 136 && major < 144) return 'pts';
   if (major === 5 && minor === 1) return 'console';
   if (major === 4 && minor >= 1 && minor <= 63) return 'vt';
@@ -107,7 +110,7 @@ const winsizeOf = (e: Entry): Winsize => ({ row: Number(e.ws_row), col: Number(e
 
 /** tty_info_entry of one terminal, read through cryo's copy `own` of a task's fd. */
 function collectInfo(own: number, f: FdFacts, id: number, driver: Driver, index: number, st: { rdev: number; dev: number; uid: number; gid: number }): Entry {
-  const type = driver === 'ptmx' || driver === 'pts' ? TTY_TYPE.PTY : driver === 'console' ? TTY_TYPE.CONSOLE : driver === 'vt' ? TTY_TYPE.VT : TTY_TYPE.SERIAL;
+  const type = driver === 'ptmx' || driver === 'pts' ? TTY_TYPE.PTY : driver === 'ctty' ? TTY_TYPE.CTTY : driver === 'console' ? TTY_TYPE.CONSOLE : driver === 'vt' ? TTY_TYPE.VT : TTY_TYPE.SERIAL;
   const info: Entry = {
     id, type, locked: false, exclusive: orUnset(() => ioctlGetInt(own, TIOC.TIOCGEXCL, 'TIOCGEXCL') !== 0) ?? false,
     packet_mode: false, sid: 0, pgrp: 0, rdev: st.rdev >>> 0, dev: st.dev >>> 0,
@@ -124,7 +127,8 @@ function collectInfo(own: number, f: FdFacts, id: number, driver: Driver, index:
     info.uid = st.uid;
     info.gid = st.gid;
     const stat = readStat(f.pid);
-    if (stat.ttyNr === st.rdev) {
+    // /dev/tty is the task's controlling terminal, whichever it is.
+    if (stat.ttyNr === st.rdev || (driver === 'ctty' && stat.ttyNr !== 0)) {
       info.sid = stat.session;
       info.pgrp = Math.max(0, stat.tpgid);
     }
@@ -178,6 +182,22 @@ export const ttyKind: FdKind = {
       }
       return openSlave(pair, info, flags);
     }
+    if (info.type === TTY_TYPE.CTTY) {
+      // /dev/tty of a pty of the tree: its slave (the controlling terminal is set only once
+      // every fd is in place, so /dev/tty can't be opened in the task yet).
+      const index = cttyPair(s.infos, s.masters, info);
+      if (index !== undefined) return openSlave(ensurePair(ctx, s, index), info, flags);
+      // Else the task's session is cryo's (a shell job): cryo's own /dev/tty.
+      if (ctx.shellJob) {
+        try {
+          return openSync('/dev/tty', flags);
+        } catch (e) {
+          throw new UnsupportedError('the task had /dev/tty open (its shell\'s terminal), and cryo restore has no controlling terminal to give it', {
+            hint: 'run `cryo restore -j` from a terminal', cause: e,
+          });
+        }
+      }
+    }
     return openExternal(ctx, s, info, Number(file.id));
   },
   afterAll(ctx, task, file, fd) {
@@ -214,7 +234,7 @@ export function writeTtyImages(ctx: DumpContext): void {
   if (!s) return;
   const masters = new Set([...s.infos.values()].filter(isMasterInfo).map(ptyIndex));
   for (const [id, info] of s.infos) {
-    const inTree = info.type === TTY_TYPE.PTY && masters.has(ptyIndex(info));
+    const inTree = info.type === TTY_TYPE.CTTY ? cttyPair(s.infos, masters, info) !== undefined : info.type === TTY_TYPE.PTY && masters.has(ptyIndex(info));
     if (!inTree && !ctx.shellJob) {
       throw new UnsupportedError(`${s.users.get(id)}: a terminal the dumped tree did not create (its controlling shell's, or a device)`, {
         hint: 'a shell job: dump with --shell-job (-j), and restore with -j from a terminal (the task then gets cryo\'s terminal)',
@@ -228,6 +248,15 @@ export function writeTtyImages(ctx: DumpContext): void {
     }
   }
   ctx.images.write('TTY_INFO', [...s.infos.values()]);
+}
+
+/** The pty of the tree that a /dev/tty fd stands for: the one that is the same session's controlling terminal. */
+function cttyPair(infos: Map<number, Entry>, masters: Set<number>, ctty: Entry): number | undefined {
+  if (!ctty.sid) return undefined;
+  for (const info of infos.values()) {
+    if (info.type === TTY_TYPE.PTY && info.sid === ctty.sid && masters.has(ptyIndex(info))) return ptyIndex(info);
+  }
+  return undefined;
 }
 
 /** ---- restore ---- */

@@ -1,8 +1,9 @@
 // Terminals: a shell job on a terminal it did not open (dump -j, restore -j onto cryo's own
 // terminal), and a pty pair the task owns (termios, window size, packet mode, lock, exclusive,
-// controlling terminal; data flows both ways after the restore). The terminals of these tests
-// are made by test/targets/pty_run.c, which plays the terminal emulator: the test types into it
-// through its stdin and reads the screen from its stdout.
+// controlling terminal; data flows both ways after the restore). Both targets also hold an fd on
+// /dev/tty. The terminals of these tests are made by test/targets/pty_run.c, which plays the
+// terminal emulator: the test types into it through its stdin and reads the screen from its
+// stdout.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -95,7 +96,7 @@ test('a shell job keeps working on the terminal cryo restore runs on (dump -j, r
   killAtEnd(t, pid, 'tty_echo');
   assert.equal(ready[2], (await first.started).pts);
   first.type('one\n');
-  await first.waitScreen(/echo n=1 tty=\S+ line=one/);
+  await first.waitScreen(/echo n=1 tty=\S+ line=one\r?\ndevtty n=1/);
 
   // Without --shell-job the terminal (and the session) belong to someone else: refused, untouched.
   const refused = await runCryo(['dump', '-t', String(pid), '-D', join(dir, 'refused')]);
@@ -124,6 +125,7 @@ test('a shell job keeps working on the terminal cryo restore runs on (dump -j, r
   const echo = await second.waitScreen(/echo n=(\d+) tty=(\S+) line=two/, since);
   assert.equal(echo[1], '2', 'the line count went on from before the dump');
   assert.equal(echo[2], pts, 'it writes to the new terminal');
+  await second.waitScreen(/devtty n=2/, since); // its /dev/tty fd is cryo's terminal too
   // cryo waits for the task and exits with its status once it ends.
   process.kill(pid, 'SIGTERM');
   assert.equal(await Promise.race([second.exited, sleep(10_000).then(() => 'timeout')]), 128 + 15);
@@ -144,7 +146,7 @@ test('a pty pair the task owns: data flows both ways, termios, window size, mode
   await restoreDetached(img);
   const after = parseReport(await requestReport(target.pid, log));
   assert.equal(after.rounds, '2', 'memory survived');
-  assert.equal(after.s2m, 'ok', 'slave → master after the restore');
+  assert.equal(after.s2m, 'ok', 'slave (written through /dev/tty) → master after the restore');
   assert.equal(after.m2s, 'ok', 'master → slave after the restore');
   for (const k of ['iflag', 'oflag', 'cflag', 'lflag', 'vmin', 'vintr', 'speed', 'ws', 'pkt', 'locked', 'excl', 'sid_ok', 'fg_ok']) {
     assert.equal(after[k], before[k], `${k}: ${before[k]} → ${after[k]}`);

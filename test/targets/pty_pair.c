@@ -1,8 +1,8 @@
 // pty_pair LOG [queued]: a session leader that owns a pty pair. The slave is its controlling
 // terminal (TIOCSCTTY), in raw mode at 9600 baud with VMIN 1 and a custom VINTR, window 33x111
 // (640x480 pixels), exclusive; the master is in packet mode and the pty is locked again once
-// the slave is open. On SIGUSR1 it writes a line to the slave and reads it from the master, writes
-// one to the master and reads it from the slave, and appends
+// the slave is open. On SIGUSR1 it writes a line to /dev/tty (opened at start: the slave) and
+// reads it from the master, writes one to the master and reads it from the slave, and appends
 //   s2m=ok m2s=ok rounds=N iflag=… oflag=… cflag=… lflag=… vmin=1 vintr=7 speed=… ws=33x111+640x480
 //   pkt=1 locked=1 excl=1 sid_ok=1 fg_ok=1 ptn=N
 // With "queued", it writes bytes to the slave at start that nobody reads.
@@ -26,6 +26,8 @@ int main(int argc, char **argv) {
   int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
   if (slave < 0) die("slave");
   if (ioctl(slave, TIOCSCTTY, 0) < 0) die("TIOCSCTTY");
+  int devtty = open("/dev/tty", O_RDWR);
+  if (devtty < 0) die("/dev/tty");
   struct termios t;
   if (tcgetattr(slave, &t) < 0) die("tcgetattr");
   cfmakeraw(&t);
@@ -50,7 +52,7 @@ int main(int argc, char **argv) {
     rounds++;
     char out[64], in[128];
     int n = snprintf(out, sizeof out, "ping%d", rounds);
-    int s2m = write(slave, out, n) == n && read_timeout(master, in, sizeof in) == n + 1 && in[0] == TIOCPKT_DATA && memcmp(in + 1, out, n) == 0;
+    int s2m = write(devtty, out, n) == n && read_timeout(master, in, sizeof in) == n + 1 && in[0] == TIOCPKT_DATA && memcmp(in + 1, out, n) == 0;
     n = snprintf(out, sizeof out, "pong%d", rounds);
     int m2s = write(master, out, n) == n && read_timeout(slave, in, sizeof in) == n && memcmp(in, out, n) == 0;
     struct termios c;

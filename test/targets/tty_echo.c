@@ -2,13 +2,16 @@
 //   ready pid=PID tty=TTY
 // on stdout, then answers each line read on stdin with
 //   echo n=N tty=TTY line=LINE
-// where N counts the lines read since it started and TTY is the name of its stdout's terminal.
+// where N counts the lines read since it started and TTY is the name of its stdout's terminal,
+// then "devtty n=N" through an fd on /dev/tty opened at start.
 #include "target.h"
 
 int main(void) {
   char line[512];
   int n = 0;
   const char *tty = ttyname(1);
+  int devtty = open("/dev/tty", O_WRONLY);
+  if (devtty < 0) die("/dev/tty");
   printf("ready pid=%d tty=%s\n", (int)getpid(), tty ? tty : "none");
   fflush(stdout);
   for (;;) {
@@ -20,5 +23,6 @@ int main(void) {
     tty = ttyname(1);
     printf("echo n=%d tty=%s line=%s\n", ++n, tty ? tty : "none", line);
     fflush(stdout);
+    dprintf(devtty, "devtty n=%d\n", n);
   }
 }
