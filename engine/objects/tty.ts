@@ -108,6 +108,16 @@ const termiosOf = (e: Entry): Termios => ({
 const winsizeEntry = (w: Winsize): Entry => ({ ws_row: w.row, ws_col: w.col, ws_xpixel: w.xpixel, ws_ypixel: w.ypixel });
 const winsizeOf = (e: Entry): Winsize => ({ row: Number(e.ws_row), col: Number(e.ws_col), xpixel: Number(e.ws_xpixel), ypixel: Number(e.ws_ypixel) });
 
+/** The session and foreground group of a slave (or /dev/tty) that is `pid`'s controlling terminal. */
+function noteSession(info: Entry, pid: number, driver: Driver, rdev: number): void {
+  const stat = readStat(pid);
+  // /dev/tty is the task's controlling terminal, whichever it is.
+  if (stat.ttyNr === rdev || (driver === 'ctty' && stat.ttyNr !== 0)) {
+    info.sid = stat.session;
+    info.pgrp = Math.max(0, stat.tpgid);
+  }
+}
+
 /** tty_info_entry of one terminal, read through cryo's copy `own` of a task's fd. */
 function collectInfo(own: number, f: FdFacts, id: number, driver: Driver, index: number, st: { rdev: number; dev: number; uid: number; gid: number }): Entry {
   const type = driver === 'ptmx' || driver === 'pts' ? TTY_TYPE.PTY : driver === 'ctty' ? TTY_TYPE.CTTY : driver === 'console' ? TTY_TYPE.CONSOLE : driver === 'vt' ? TTY_TYPE.VT : TTY_TYPE.SERIAL;
@@ -126,12 +136,7 @@ function collectInfo(own: number, f: FdFacts, id: number, driver: Driver, index:
     // Through a slave only its own session may ask; /proc tells whether it is the task's.
     info.uid = st.uid;
     info.gid = st.gid;
-    const stat = readStat(f.pid);
-    // /dev/tty is the task's controlling terminal, whichever it is.
-    if (stat.ttyNr === st.rdev || (driver === 'ctty' && stat.ttyNr !== 0)) {
-      info.sid = stat.session;
-      info.pgrp = Math.max(0, stat.tpgid);
-    }
+    noteSession(info, f.pid, driver, st.rdev);
   }
   // A hung-up terminal answers EIO: it is written without termios, as CRIU does.
   const termios = orUnset(() => getTermios(own), ['EIO']);
@@ -160,6 +165,9 @@ export const ttyKind: FdKind = {
         s.users.set(infoId, `${f.pid}: fd ${f.fd} (${driver === 'ptmx' ? `the master of /dev/pts/${index}` : f.link})`);
         const queued = orUnset(() => ioctlGetInt(own, TIOC.FIONREAD, 'FIONREAD')) ?? 0;
         if (queued > 0) s.queued.set(infoId, queued);
+      } else if (driver !== 'ptmx' && s.infos.get(infoId)!.sid === 0) {
+        // Seen first in a process of another session: this one may be the session it controls.
+        noteSession(s.infos.get(infoId)!, f.pid, driver, st.rdev);
       }
       return infoId;
     });
