@@ -4,6 +4,7 @@ import type { ImageReader, ImageWriter } from './images/index.ts';
 import type { Logger } from './log.ts';
 import type { RemoteProcess } from './remote.ts';
 import type { Description } from './objects/files.ts';
+import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 
@@ -35,6 +36,10 @@ export interface DumpContext {
   /** Open file descriptions seen so far in the tree, by fd link, sorted by kcmp order. */
   readonly descriptions: Map<string, Description[]>;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
+  /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
+  readonly shellJob?: boolean | undefined;
+  /** Terminals seen so far (tty-info.img), created on first use. */
+  ttys?: TtyDumpState;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 
@@ -66,6 +71,10 @@ export interface RestoreContext {
   /** pipes-data.img once read. */
   pipeData?: Map<number, { entry: Record<string, any>; payload?: Buffer }>;
   readonly stats: { pages_restored: number };
+  /** `--shell-job`: terminals from outside the tree get cryo's own. */
+  readonly shellJob?: boolean | undefined;
+  /** Terminals built for this restore, keyed by their dumped pty index; created on first use. */
+  ttys?: TtyRestoreState;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 

@@ -131,6 +131,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       log,
       xsave: xsaveLayout(),
       ghostLimit: opts.ghostLimit ?? GHOST_LIMIT,
+      shellJob: opts.shellJob,
       fileIds: new IdAllocator(),
       pagesIds: new IdAllocator(),
       files: [],

@@ -200,8 +200,9 @@ function createTree(tree: LoadedTree, root: RestoreTask, shellJob: boolean, crea
     if (lp.pstree.sid === pid) t.call('setsid', NR.setsid);
     else if (lp.pstree.pgid === pid) t.call('setpgid', NR.setpgid, 0, 0);
   };
+  // A shell job stays in cryo's session and process group (CRIU moves the root's group to its
+  // own), so it is in the foreground of cryo's terminal when cryo is.
   if (!shellJob) setSession(rootLp, root.remote.leader);
-  else if (rootLp.pstree.pgid === rootLp.pid) root.remote.leader.call('setpgid', NR.setpgid, 0, 0);
   const fork = (parent: Building): void => {
     for (const lp of tree.processes) {
       if (Number(lp.pstree.ppid) !== parent.lp.pid || lp === rootLp) continue;
@@ -225,9 +226,9 @@ function createTree(tree: LoadedTree, root: RestoreTask, shellJob: boolean, crea
   for (const b of out) {
     const want = Number(b.lp.pstree.pgid);
     if (want === b.lp.pid) continue;
-    // A shell job's own group is the one cryo runs in now.
-    const pgid = shellJob && want === rootPgid && rootPgid !== rootLp.pid ? 0 : want;
-    if (pgid === 0) continue;
+    // A shell job's own group is the one cryo runs in now (inherited from the root).
+    if (shellJob && want === rootPgid) continue;
+    const pgid = want;
     const now = Number(b.task.remote.leader.call('getpgid', NR.getpgid, 0));
     if (now !== pgid) b.task.remote.leader.call('setpgid', NR.setpgid, 0, pgid);
   }
@@ -337,6 +338,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     pipes: new Map(),
     shmem: new Map(),
     stats: { pages_restored: 0 },
+    shellJob: opts.shellJob,
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
   };
   const tree = load(ctx);

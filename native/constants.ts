@@ -81,7 +81,7 @@ export const O = {
 } as const;
 export const AT_FDCWD = -100;
 
-export const F = { DUPFD: 0, GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4, SETPIPE_SZ: 1031, GETPIPE_SZ: 1032 } as const;
+export const F = { DUPFD: 0, DUPFD_CLOEXEC: 1030, GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4, SETPIPE_SZ: 1031, GETPIPE_SZ: 1032 } as const;
 export const FD_CLOEXEC = 1;
 
 export const PR = {

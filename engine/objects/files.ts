@@ -29,6 +29,7 @@ import { eventfdKind } from './eventfd.ts';
 import { FOWN, closeCryoPidfd, installFd, type FdFacts, type FdKind } from './fd-kind.ts';
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
+import { ttyKind, writeTtyImages } from './tty.ts';
 
 type Entry = Record<string, any>;
 
@@ -82,7 +83,7 @@ const regularFile: FdKind = {
     if (st.isCharacterDevice()) {
       if (!SIMPLE_CHARDEVS.has(name)) {
         throw new UnsupportedError(`${f.pid}: fd ${f.fd} is the character device ${name}`, {
-          hint: name.startsWith('/dev/pts') || name.startsWith('/dev/tty') ? 'a terminal: use --shell-job (coming with issue 4) or start the task with its stdio on files' : 'only /dev/null, /dev/zero, /dev/full, /dev/random and /dev/urandom are supported',
+          hint: name.startsWith('/dev/pts') || name.startsWith('/dev/tty') ? 'a terminal cryo does not know (only ptys, VTs, serial lines and the console are)' : 'only /dev/null, /dev/zero, /dev/full, /dev/random and /dev/urandom are supported',
         });
       }
     } else if (st.isFIFO()) {
@@ -127,6 +128,7 @@ function dumpGhost(ctx: DumpContext, f: FdFacts, id: number, size: number, st: R
 
 /** Writes the images that collect across processes: files.img and remap-fpath.img. */
 export function writeFileImages(ctx: DumpContext): void {
+  writeTtyImages(ctx);
   ctx.images.write('FILES', ctx.files);
   if (ctx.remaps.length) ctx.images.write('REMAP_FPATH', ctx.remaps);
 }
@@ -190,7 +192,7 @@ export function writePipeData(ctx: DumpContext): void {
   if (data.length) ctx.images.write('PIPES_DATA', data.map((d) => d.entry), { payloads: data.map((d) => d.payload) });
 }
 
-const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, regularFile];
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, ttyKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
   [/^socket:/, 'sockets are not supported yet (issue 4: unix and TCP sockets)'],

@@ -146,6 +146,23 @@ export const FILES = [
   { type: 6, id: 6, efd: { id: 6, flags: 0o2004000, fown, counter: U64_MAX - 1n } },
   { type: 9, id: 7, sgfd: { id: 7, flags: 0o2000, fown, sigmask: (1n << 1n) | (1n << 14n) } },
   { type: 17, id: 8, tfd: { id: 8, flags: 0, fown, clockid: 1, ticks: 3n, settime_flags: 1, vsec: 1n, vnsec: 5n, isec: 2n, insec: 0n } },
+  { type: 11, id: 9, tty: { id: 9, tty_info_id: 7, flags: 0o104002, fown } },
+  { type: 11, id: 10, tty: { id: 10, tty_info_id: 6, flags: 0o100002, fown, regf_id: 3 } },
+];
+
+const termios = (speed: number) => ({
+  c_iflag: 0x500, c_oflag: 5, c_cflag: 0xbf, c_lflag: 0x8a3b, c_line: 0, c_ispeed: speed, c_ospeed: speed, c_cc: range(19).map((i) => i * 3),
+});
+/** A pty pair (index 3): master (id 7, locked, packet mode) and slave (id 6, a controlling terminal). */
+export const TTY_INFOS = [
+  {
+    id: 7, type: 1, locked: true, exclusive: false, packet_mode: true, sid: 42, pgrp: 43, rdev: 0x502,
+    termios: termios(38400), termios_locked: termios(0), winsize: { ws_row: 33, ws_col: 111, ws_xpixel: 640, ws_ypixel: 480 }, pty: { index: 3 }, dev: 24,
+  },
+  {
+    id: 6, type: 1, locked: false, exclusive: true, packet_mode: false, sid: 42, pgrp: 43, rdev: 0x8803,
+    termios: termios(38400), termios_locked: termios(0), winsize: { ws_row: 33, ws_col: 111, ws_xpixel: 640, ws_ypixel: 480 }, pty: { index: 3 }, dev: 24, uid: 1000, gid: 5,
+  },
 ];
 
 export const FDINFO = [
@@ -156,6 +173,8 @@ export const FDINFO = [
   { id: 6, flags: 1, type: 6, fd: 5 },
   { id: 7, flags: 1, type: 9, fd: 6 },
   { id: 8, flags: 1, type: 17, fd: 7 },
+  { id: 9, flags: 0, type: 11, fd: 8 },
+  { id: 10, flags: 0, type: 11, fd: 9 },
 ];
 
 export const GHOST_CONTENT = Buffer.from(range(200, (i) => i));
@@ -186,6 +205,7 @@ export const DUMP: readonly Sample[] = [
   { kind: 'PAGEMAP', id: 42, entries: PAGEMAP },
   { kind: 'FILES', entries: FILES },
   { kind: 'FDINFO', id: 2, entries: FDINFO },
+  { kind: 'TTY_INFO', entries: TTY_INFOS },
   { kind: 'FS', id: 42, entries: [{ cwd_id: 3, root_id: 3, umask: 0o22 }] },
   {
     kind: 'PIPES_DATA',
@@ -236,6 +256,8 @@ export const MORE: readonly Sample[] = [
   { kind: 'EVENTFD_FILE', entries: FILES.flatMap((f) => (f.efd === undefined ? [] : [f.efd])) },
   { kind: 'SIGNALFD', entries: FILES.flatMap((f) => (f.sgfd === undefined ? [] : [f.sgfd])) },
   { kind: 'TIMERFD', entries: FILES.flatMap((f) => (f.tfd === undefined ? [] : [f.tfd])) },
+  { kind: 'TTY_FILES', entries: FILES.flatMap((f) => (f.tty === undefined ? [] : [f.tty])) },
+  { kind: 'TTY_DATA', entries: [{ tty_id: 7, data: Buffer.from('queued\r\n') }] },
   { kind: 'FIFO_DATA', entries: [{ pipe_id: 9, bytes: 3 }], payloads: [Buffer.from('abc')] },
   { kind: 'STATS', id: 'dump', entries: [{ dump: DUMP_STATS }] },
   { kind: 'STATS', id: 'restore', entries: [{ restore: RESTORE_STATS }] },
