@@ -5,6 +5,7 @@ import type { Logger } from './log.ts';
 import type { RemoteProcess } from './remote.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
+import type { MemfdInode } from './objects/memfd.ts';
 
 /** CRIU's ids are small counters; cryo hands out file ids and pages ids from here. */
 export class IdAllocator {
@@ -31,6 +32,14 @@ export interface DumpContext {
   readonly remaps: Record<string, unknown>[];
   /** pipes-data.img: the queued bytes of each pipe, by pipe inode. */
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
+  /** fifo-data.img: the queued bytes of each FIFO, by inode. */
+  readonly fifoData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
+  /** memfd.img entries by "dev:ino" of the memfd's inode (one per inode, however many fds). */
+  readonly memfdInodes: Map<string, Record<string, unknown>>;
+  /** --file-locks: locks held by the tasks go into filelocks.img (else a task holding one is refused). */
+  readonly fileLocks: boolean;
+  /** filelocks.img entries. */
+  readonly locks: Record<string, unknown>[];
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
@@ -48,6 +57,10 @@ export interface RestoreContext {
   readonly xsave: XsaveLayout;
   /** file_entry messages of files.img by id. */
   readonly files: Map<number, Record<string, any>>;
+  /** memfd inodes by memfd.img inode_id, created on first use by an fd or a mapping of any task. */
+  memfds?: Map<number, MemfdInode>;
+  /** fifo-data.img by pipe_id, and the FIFOs already refilled (once per FIFO, whoever opens it first). */
+  fifos?: { readonly data: Map<number, { entry: Record<string, any>; payload?: Buffer }>; readonly filled: Set<number> };
   readonly stats: { pages_restored: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }

@@ -11,6 +11,9 @@ import { ImageWriter, hasMessage } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { collectCores } from './objects/core.ts';
 import { GHOST_LIMIT, dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
+import { writeFifoData } from './objects/fifo.ts';
+import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
+import { writeMemfdInodes } from './objects/memfd.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
@@ -106,6 +109,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       regIds: new Map(),
       remaps: [],
       pipeData: new Map(),
+      fifoData: new Map(),
+      memfdInodes: new Map(),
+      fileLocks: opts.fileLocks ?? false,
+      locks: [],
       stats: { memdump_us: 0, memwrite_us: 0, pages_scanned: 0, pages_written: 0 },
       onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
     };
@@ -120,6 +127,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
       dumpFds(ctx, proc, taskIds.files_id);
+      dumpFileLocks(ctx, proc);
       log.debug(`${proc.pid}: fds dumped`);
       faultPoint('fds');
       opts.signal?.throwIfAborted();
@@ -131,6 +139,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     writeFileImages(ctx);
     faultPoint('images');
     writePipeData(ctx);
+    writeFifoData(ctx);
+    writeMemfdInodes(ctx);
+    writeFileLocks(ctx);
     images.write('PSTREE', pstree);
     const stats: DumpStats = {
       freezing_time: us(tFrozen - t0),

@@ -23,6 +23,8 @@ import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
 import { restoreFds, restoreFs } from './objects/files.ts';
+import { restoreFileLocks } from './objects/file-locks.ts';
+import { releaseMemfds } from './objects/memfd.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
 import { RemoteProcess, SCRATCH_SIZE, findVdsoSyscall } from './remote.ts';
@@ -183,6 +185,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     restoreMmFields(ctx, task, loaded.mm);
     restoreMemory(ctx, task, loaded.mm, loaded.pagemap);
     restoreFds(ctx, task, Number(loaded.ids.files_id));
+    restoreFileLocks(ctx, task);
+    releaseMemfds(ctx);
     restoreFs(ctx, task);
     restoreTaskState(ctx, task);
 
