@@ -21,6 +21,8 @@ export interface DumpOptions {
   readonly shellJob?: boolean;
   /** `--ghost-limit`: largest deleted-but-open file saved into the images (default 1 MiB, as CRIU). */
   readonly ghostLimit?: number;
+  /** `--file-locks`: dump the flock/POSIX locks the tasks hold (without it, such a task is refused, as CRIU does). */
+  readonly fileLocks?: boolean;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   /** Aborting a dump resumes every task as it was. */

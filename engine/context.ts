@@ -7,6 +7,7 @@ import type { Description } from './objects/files.ts';
 import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
+import type { MemfdInode } from './objects/memfd.ts';
 
 /** CRIU's ids are small counters; cryo hands out file ids and pages ids from here. */
 export class IdAllocator {
@@ -35,6 +36,14 @@ export interface DumpContext {
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
   /** Open file descriptions seen so far in the tree, by fd link, sorted by kcmp order. */
   readonly descriptions: Map<string, Description[]>;
+  /** fifo-data.img: the queued bytes of each FIFO, by inode. */
+  readonly fifoData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
+  /** memfd.img entries by "dev:ino" of the memfd's inode (one per inode, however many fds). */
+  readonly memfdInodes: Map<string, Record<string, unknown>>;
+  /** --file-locks: locks held by the tasks go into filelocks.img (else a task holding one is refused). */
+  readonly fileLocks: boolean;
+  /** filelocks.img entries. */
+  readonly locks: Record<string, unknown>[];
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
   readonly shellJob?: boolean | undefined;
@@ -70,6 +79,10 @@ export interface RestoreContext {
   readonly pipes: Map<number, [number, number]>;
   /** pipes-data.img once read. */
   pipeData?: Map<number, { entry: Record<string, any>; payload?: Buffer }>;
+  /** memfd inodes by memfd.img inode_id, created on first use by an fd or a mapping of any task. */
+  memfds?: Map<number, MemfdInode>;
+  /** fifo-data.img by pipe_id, and the FIFOs already refilled (once per FIFO, whoever opens it first). */
+  fifos?: { readonly data: Map<number, { entry: Record<string, any>; payload?: Buffer }>; readonly filled: Set<number> };
   readonly stats: { pages_restored: number };
   /** `--shell-job`: terminals from outside the tree get cryo's own. */
   readonly shellJob?: boolean | undefined;

@@ -11,6 +11,9 @@ import { ImageWriter, hasMessage } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { collectCores } from './objects/core.ts';
 import { GHOST_LIMIT, dumpFds, dumpFs, writeFileImages, writePipeData } from './objects/files.ts';
+import { writeFifoData } from './objects/fifo.ts';
+import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
+import { writeMemfdInodes } from './objects/memfd.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
@@ -139,6 +142,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       remaps: [],
       pipeData: new Map(),
       descriptions: new Map(),
+      fifoData: new Map(),
+      memfdInodes: new Map(),
+      fileLocks: opts.fileLocks ?? false,
+      locks: [],
       stats: { memdump_us: 0, memwrite_us: 0, pages_scanned: 0, pages_written: 0 },
       onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
     };
@@ -162,6 +169,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       // Processes sharing an fd table (CLONE_FILES) share one fdinfo image.
       if (!fdTablesDumped.has(taskIds.files_id)) {
         dumpFds(ctx, proc, taskIds.files_id);
+        dumpFileLocks(ctx, proc);
         fdTablesDumped.add(taskIds.files_id);
       }
       dumpFs(ctx, proc.pid);
@@ -175,6 +183,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     writeFileImages(ctx);
     faultPoint('images');
     writePipeData(ctx);
+    writeFifoData(ctx);
+    writeMemfdInodes(ctx);
+    writeFileLocks(ctx);
     images.write('PSTREE', pstree);
     const stats: DumpStats = {
       freezing_time: us(tFrozen - t0),

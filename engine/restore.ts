@@ -28,6 +28,8 @@ import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
 import { closeOwnFds, restoreFds, restoreFs } from './objects/files.ts';
+import { restoreFileLocks } from './objects/file-locks.ts';
+import { releaseMemfds } from './objects/memfd.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
 import { RemoteProcess, SCRATCH_SIZE, findVdsoSyscall } from './remote.ts';
@@ -250,6 +252,7 @@ function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Set<numb
   const filesId = Number(lp.ids.files_id);
   if (!fdTablesDone.has(filesId)) {
     restoreFds(ctx, task, filesId);
+    restoreFileLocks(ctx, task);
     fdTablesDone.add(filesId);
   }
   restoreFs(ctx, task);
@@ -384,6 +387,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
 
     const fdTablesDone = new Set<number>();
     for (const b of building) if (!b.lp.zombie) restoreProcess(ctx, b, fdTablesDone);
+    releaseMemfds(ctx);
     for (const b of building) if (!b.lp.zombie) finishProcess(ctx, b);
     closeOwnFds(ctx);
     const zombies = building.filter((b) => b.lp.zombie);

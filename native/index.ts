@@ -8,3 +8,4 @@ export { SyscallError, check, errnoName } from './check.ts';
 export { addressOf, lastErrno, sys, syscallArgs, type Arg } from './libc.ts';
 export * from './socket.ts';
 export * from './tty.ts';
+export * from './fhandle.ts';

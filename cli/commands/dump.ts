@@ -13,6 +13,7 @@ interface Args extends LogArgs {
   readonly 'leave-stopped'?: boolean;
   readonly 'shell-job'?: boolean;
   readonly 'ghost-limit'?: string;
+  readonly 'file-locks'?: boolean;
   readonly 'action-script'?: string[];
   readonly 'print-stats'?: boolean;
   readonly json?: boolean;
@@ -30,6 +31,7 @@ export const dumpCommand: CommandModule<object, Args> = {
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the process stopped after the dump' })
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'allow a process that is not a session leader (a shell job)' })
       .option('ghost-limit', { type: 'string', describe: 'largest deleted-but-open file to save, e.g. 1M (default), 64M' })
+      .option('file-locks', { alias: 'l', type: 'boolean', describe: 'dump flock and POSIX locks held by the process (refused without it)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
       .option('print-stats', { alias: 'display-stats', type: 'boolean', describe: 'print the dump statistics' })
       .option('json', { type: 'boolean', describe: 'print the result and statistics as JSON' })
@@ -51,6 +53,7 @@ export const dumpCommand: CommandModule<object, Args> = {
         leaveStopped: argv['leave-stopped'],
         shellJob: argv['shell-job'],
         ghostLimit: argv['ghost-limit'] === undefined ? undefined : parseSize(argv['ghost-limit']),
+        fileLocks: argv['file-locks'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,
         log,
         signal: ac.signal,

@@ -1,6 +1,6 @@
 // The shape every kind of file descriptor module has: how to recognise it, how to dump its open
 // file description into a files.img entry, and how to re-create it inside a task being restored.
-import { NR, closeFd, pidfdGetfd, pidfdOpen } from '../../native/index.ts';
+import { AT_FDCWD, NR, closeFd, pidfdGetfd, pidfdOpen } from '../../native/index.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { Fdinfo } from '../proc/index.ts';
 
@@ -79,6 +79,15 @@ export function closeCryoPidfd(task: RestoreTask): void {
   if (task.cryoPidfd === undefined) return;
   task.remote.leader.call('close', NR.close, task.cryoPidfd);
   task.cryoPidfd = undefined;
+}
+
+// Scratch offset for paths passed to injected openat/chdir.
+export const PATH_OFF = 8192;
+
+/** openat() inside the task; returns the task's new fd. */
+export function openInTask(task: RestoreTask, path: string, flags: number, mode = 0): number {
+  const p = task.remote.putString(PATH_OFF, path);
+  return Number(task.remote.leader.call('openat', NR.openat, AT_FDCWD, p, flags, mode));
 }
 
 export const FOWN = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };

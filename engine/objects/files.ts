@@ -2,9 +2,8 @@
 // devices by path, deleted-but-open files kept as ghost files, pipes) and the fs state
 // (fs-PID.img: cwd, root, umask). Kinds are picked by a predicate table with an explicit
 // "unsupported" fallback that names the fd, its link and its kind.
-import { closeSync, openSync, readSync, statSync, unlinkSync, writeFileSync, chmodSync, chownSync, constants as FS } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, unlinkSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
 import {
-  AT_FDCWD,
   F,
   FD_CLOEXEC,
   NR,
@@ -16,17 +15,20 @@ import {
   pidfdGetfd,
   pidfdOpen,
   pipe,
-  readFd,
-  tee,
-  writeFd,
 } from '../../native/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
-import { imageFileName } from '../images/index.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus } from '../proc/index.ts';
 import { eventfdKind } from './eventfd.ts';
-import { FOWN, closeCryoPidfd, installFd, type FdFacts, type FdKind } from './fd-kind.ts';
+import { eventpollKind } from './eventpoll.ts';
+import { fifoKind } from './fifo.ts';
+import { inotifyKind } from './inotify.ts';
+import { memfdKind } from './memfd.ts';
+import { FOWN, PATH_OFF, closeCryoPidfd, installFd, openInTask, type FdFacts, type FdKind } from './fd-kind.ts';
+import { peekPipe, readPipeDataImage, writePipeBytes, writePipeDataImage } from './pipe-data.ts';
+
+export { openInTask };
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
 import { ttyKind, writeTtyImages } from './tty.ts';
@@ -41,8 +43,6 @@ export const GHOST_LIMIT = 1024 * 1024;
 /** Character devices that can simply be opened again by path. */
 const SIMPLE_CHARDEVS = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom']);
 
-// Scratch offset for paths passed to injected openat/chdir.
-const PATH_OFF = 8192;
 
 /** One files.img REG entry per path (mapped files, exe, cwd/root); fds get their own. */
 export function internRegFile(ctx: DumpContext, pid: number, path: string, opts: { mapped?: boolean } = {}): number {
@@ -86,8 +86,6 @@ const regularFile: FdKind = {
           hint: name.startsWith('/dev/pts') || name.startsWith('/dev/tty') ? 'a terminal cryo does not know (only ptys, VTs, serial lines and the console are)' : 'only /dev/null, /dev/zero, /dev/full, /dev/random and /dev/urandom are supported',
         });
       }
-    } else if (st.isFIFO()) {
-      throw new UnsupportedError(`${f.pid}: fd ${f.fd} is the FIFO ${name}`, { hint: 'named pipes are not supported yet' });
     } else if (!st.isFile() && !st.isDirectory()) {
       throw new UnsupportedError(`${f.pid}: fd ${f.fd}: ${f.link} (mode ${st.mode.toString(8)})`);
     }
@@ -133,37 +131,6 @@ export function writeFileImages(ctx: DumpContext): void {
   if (ctx.remaps.length) ctx.images.write('REMAP_FPATH', ctx.remaps);
 }
 
-/** Reads up to `bytes` queued bytes of a pipe without consuming them (tee into our own pipe). */
-function peekPipe(pid: number, fd: number): { data: Buffer; size: number } {
-  const rfd = openSync(`/proc/${pid}/fd/${fd}`, FS.O_RDONLY | FS.O_NONBLOCK);
-  try {
-    const size = fcntl(rfd, F.GETPIPE_SZ);
-    const [pr, pw] = pipe(O.NONBLOCK);
-    try {
-      fcntl(pw, F.SETPIPE_SZ, size);
-      const n = Math.max(0, teeAll(rfd, pw, size));
-      const data = Buffer.alloc(n);
-      let off = 0;
-      while (off < n) off += readFd(pr, data.subarray(off));
-      return { data, size };
-    } finally {
-      closeFd(pr);
-      closeFd(pw);
-    }
-  } finally {
-    closeSync(rfd);
-  }
-}
-
-function teeAll(from: number, to: number, size: number): number {
-  try {
-    return tee(from, to, size, 2 /* SPLICE_F_NONBLOCK */);
-  } catch (e) {
-    if ((e as { code?: string }).code === 'EAGAIN') return 0;
-    throw e;
-  }
-}
-
 const pipes: FdKind = {
   name: 'pipe',
   type: 2,
@@ -188,17 +155,16 @@ const pipes: FdKind = {
 };
 
 export function writePipeData(ctx: DumpContext): void {
-  const data = [...ctx.pipeData.values()];
-  if (data.length) ctx.images.write('PIPES_DATA', data.map((d) => d.entry), { payloads: data.map((d) => d.payload) });
+  writePipeDataImage(ctx, 'PIPES_DATA', ctx.pipeData);
 }
 
-const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, ttyKind, regularFile];
+// Before regularFile: memfds, FIFOs and terminals have paths too.
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, eventpollKind, inotifyKind, memfdKind, fifoKind, ttyKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
   [/^socket:/, 'sockets are not supported yet (issue 4: unix and TCP sockets)'],
   [/io_uring/, 'io_uring cannot be checkpointed (CRIU cannot either)'],
   [/^anon_inode:/, 'this kind of anonymous-inode file is not supported yet'],
-  [/^\/memfd:/, 'memfd files are not supported yet'],
 ];
 
 /** fdinfo-ID.img (one entry per fd) and files.img entries for one fd table. */
@@ -285,11 +251,6 @@ function addDescription(byLink: Map<string, Description[]>, d: Description): voi
 
 /** ---- restore ---- */
 
-/** openat() inside the task; returns the task's new fd. */
-export function openInTask(task: RestoreTask, path: string, flags: number, mode = 0): number {
-  const p = task.remote.putString(PATH_OFF, path);
-  return Number(task.remote.leader.call('openat', NR.openat, AT_FDCWD, p, flags, mode));
-}
 
 /** Puts `fd` at `target` (dup3 with the right close-on-exec) and closes the original. */
 function placeFd(task: RestoreTask, fd: number, target: number, cloexec: boolean): void {
@@ -407,26 +368,13 @@ function pipeEnds(ctx: RestoreContext, ino: number): [number, number] {
   if (ends) return ends;
   ends = pipe(O.CLOEXEC);
   ctx.pipes.set(ino, ends);
-  const data = loadPipeData(ctx).get(ino);
+  ctx.pipeData ??= readPipeDataImage(ctx, 'PIPES_DATA');
+  const data = ctx.pipeData.get(ino);
   if (data) {
-    if (data.entry.size) fcntl(ends[1], F.SETPIPE_SZ, Number(data.entry.size));
-    const payload = data.payload ?? Buffer.alloc(0);
-    let off = 0;
-    while (off < payload.length) off += writeFd(ends[1], payload.subarray(off));
+    writePipeBytes(ends[1], data);
     ctx.log.debug(`pipe ${ino} refilled with ${data.entry.bytes} bytes`);
   }
   return ends;
-}
-
-/** pipes-data.img, read once per restore. */
-function loadPipeData(ctx: RestoreContext): Map<number, { entry: Entry; payload?: Buffer }> {
-  if (ctx.pipeData) return ctx.pipeData;
-  const m = new Map<number, { entry: Entry; payload?: Buffer }>();
-  if (ctx.images.list().includes(imageFileName('PIPES_DATA'))) {
-    for (const d of ctx.images.readWithPayloads('PIPES_DATA') as { entry: Entry; payload?: Buffer }[]) m.set(Number(d.entry.pipe_id), d);
-  }
-  ctx.pipeData = m;
-  return m;
 }
 
 /** cwd, root and umask. */

@@ -27,7 +27,7 @@ const HEAD_ONLY: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Kinds with fields crit --pretty renders as flag names or major:minor, which toCritJson doesn't. */
-const PRETTY_NOT_REPRODUCED = new Set(['MM', 'VMAS', 'PAGEMAP', 'FILES', 'REG_FILES', 'GHOST_FILE']);
+const PRETTY_NOT_REPRODUCED = new Set(['MM', 'VMAS', 'PAGEMAP', 'FILES', 'REG_FILES', 'GHOST_FILE', 'MEMFD_INODE', 'INOTIFY_WD', 'IRMAP_CACHE']);
 
 function as317(type: string, entry: Entry): Entry {
   const out: Entry = {};

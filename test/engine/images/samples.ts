@@ -148,6 +148,29 @@ export const FILES = [
   { type: 17, id: 8, tfd: { id: 8, flags: 0, fown, clockid: 1, ticks: 3n, settime_flags: 1, vsec: 1n, vnsec: 5n, isec: 2n, insec: 0n } },
   { type: 11, id: 9, tty: { id: 9, tty_info_id: 7, flags: 0o104002, fown } },
   { type: 11, id: 10, tty: { id: 10, tty_info_id: 6, flags: 0o100002, fown, regf_id: 3 } },
+  {
+    type: 7, id: 21,
+    epfd: {
+      id: 21, flags: 0o2, fown,
+      tfd: [
+        { id: 21, tfd: 6, events: 0x80000019, data: U64_MAX, dev: 0x10, inode: 1030n, pos: 0n },
+        { id: 21, tfd: 4, events: 1, data: 0n },
+      ],
+    },
+  },
+  {
+    type: 8, id: 22,
+    ify: {
+      id: 22, flags: 0o4000, fown,
+      wd: [{
+        id: 22, i_ino: 0x3f7e8n, mask: 0xfff, ignored_mask: 0, s_dev: 0xfe00000, wd: 2,
+        f_handle: { bytes: 8, type: 1, handle: range64(16, (i) => (i === 0 ? 0x3f7e8n : 0n)), path: '/tmp/watched', mnt_id: 27 },
+      }],
+    },
+  },
+  { type: 1, id: 23, reg: { id: 23, flags: 0o4000, pos: 0n, fown, name: '/tmp/the.fifo', mode: 0o10600 } },
+  { type: 3, id: 24, fifo: { id: 24, pipe_id: 9, regf_id: 23 } },
+  { type: 18, id: 25, memfd: { id: 25, flags: 0o100002, pos: 5000n, fown, inode_id: 1 } },
 ];
 
 const termios = (speed: number) => ({
@@ -259,6 +282,27 @@ export const MORE: readonly Sample[] = [
   { kind: 'TTY_FILES', entries: FILES.flatMap((f) => (f.tty === undefined ? [] : [f.tty])) },
   { kind: 'TTY_DATA', entries: [{ tty_id: 7, data: Buffer.from('queued\r\n') }] },
   { kind: 'FIFO_DATA', entries: [{ pipe_id: 9, bytes: 3 }], payloads: [Buffer.from('abc')] },
+  { kind: 'EVENTPOLL_FILE', entries: [{ id: 9, flags: 0o2, fown }] },
+  { kind: 'EVENTPOLL_TFD', entries: FILES.flatMap((f) => f.epfd?.tfd ?? []) },
+  { kind: 'INOTIFY_FILE', entries: [{ id: 10, flags: 0o4000, fown }] },
+  { kind: 'INOTIFY_WD', entries: FILES.flatMap((f) => f.ify?.wd ?? []) },
+  {
+    kind: 'MEMFD_INODE',
+    entries: [
+      { name: 'cryo-memfd', uid: 0, gid: 0, size: 12388n, shmid: 0x1234, seals: 6, inode_id: 1n },
+      { name: '', uid: 1000, gid: 1000, size: 0n, shmid: 0xffffffff, seals: 1, inode_id: 2n, hugetlb_flag: 4 },
+    ],
+  },
+  { kind: 'SHMEM_PAGEMAP', id: 0x1234, entries: [{ pages_id: 3 }, { vaddr: 0n, compat_nr_pages: 1, nr_pages: 1n, flags: 4 }] },
+  {
+    kind: 'FILE_LOCKS',
+    entries: [
+      { flag: 1, type: 1, pid: 42, fd: 3, start: 10n, len: 20n },
+      { flag: 2, type: 0, pid: 42, fd: 4, start: 0n, len: 0n },
+      { flag: 4, type: 0, pid: 42, fd: 5, start: 9223372036854775807n, len: -1n },
+    ],
+  },
+  { kind: 'IRMAP_CACHE', entries: [{ dev: 0x803, inode: 1234567n, path: '/tmp/watched' }] },
   { kind: 'STATS', id: 'dump', entries: [{ dump: DUMP_STATS }] },
   { kind: 'STATS', id: 'restore', entries: [{ restore: RESTORE_STATS }] },
 ];
