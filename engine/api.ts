@@ -21,6 +21,11 @@ export interface DumpOptions {
   readonly shellJob?: boolean;
   /** `--ghost-limit`: largest deleted-but-open file saved into the images (default 1 MiB, as CRIU). */
   readonly ghostLimit?: number;
+  /**
+   * `--tcp-established`: save established TCP connections (repair mode; the network is locked
+   * for them until the restore). Without it such a connection fails the dump.
+   */
+  readonly tcpEstablished?: boolean;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   /** Aborting a dump resumes every task as it was. */
@@ -62,6 +67,8 @@ export interface RestoreOptions {
   readonly shellJob?: boolean;
   /** `--leave-stopped`: leave restored tasks stopped (SIGSTOP'ed). */
   readonly leaveStopped?: boolean;
+  /** `--tcp-established`: the images may hold established TCP connections (CRIU asks for it on restore too). */
+  readonly tcpEstablished?: boolean;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   readonly onProgress?: (p: Progress) => void;

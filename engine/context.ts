@@ -2,6 +2,7 @@
 // globals: opts, kdat, glob_imgset, root_item).
 import type { ImageReader, ImageWriter } from './images/index.ts';
 import type { Logger } from './log.ts';
+import type { InetDumpState, InetRestoreState } from './objects/inet-sockets.ts';
 import type { RemoteProcess } from './remote.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
@@ -33,6 +34,8 @@ export interface DumpContext {
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
+  /** Established TCP connections put in repair mode and locked (--tcp-established), to undo. */
+  readonly inet?: InetDumpState;
 }
 
 /** One process being dumped: frozen, with an injection session open. */
@@ -50,6 +53,10 @@ export interface RestoreContext {
   readonly files: Map<number, Record<string, any>>;
   readonly stats: { pages_restored: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
+  /** `--tcp-established`: established TCP connections in the images may be restored. */
+  readonly tcpEstablished?: boolean;
+  /** TCP connections rebuilt in repair mode, left once the network is unlocked (set on first use). */
+  inet?: InetRestoreState;
 }
 
 /** One process being restored: created with its pid, stopped, an injection session open. */

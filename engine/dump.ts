@@ -11,6 +11,7 @@ import { ImageWriter, hasMessage } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { collectCores } from './objects/core.ts';
 import { GHOST_LIMIT, dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
+import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
@@ -75,6 +76,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const tFrozen = performance.now();
   const pids = tree.processes.map((p) => p.pid);
   log.info(`frozen ${pids.length} process(es), ${tree.seized.size} thread(s) in ${(tFrozen - t0).toFixed(1)} ms`);
+  const inet = new InetDumpState(opts.pid, opts.tcpEstablished ?? false);
   let released = false;
   const release = (final: 'running' | 'stopped' | 'killed'): void => {
     if (released) return;
@@ -108,6 +110,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       pipeData: new Map(),
       stats: { memdump_us: 0, memwrite_us: 0, pages_scanned: 0, pages_written: 0 },
       onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
+      inet,
     };
     const rootIds = kobj.root();
     const pstree: Entry[] = [];
@@ -120,6 +123,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
       dumpFds(ctx, proc, taskIds.files_id);
+      await inet.afterLock(hook);
       log.debug(`${proc.pid}: fds dumped`);
       faultPoint('fds');
       opts.signal?.throwIfAborted();
@@ -144,7 +148,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     };
     images.writeStats('dump', criuDumpStats(stats));
     // The inventory goes last: with the manifest it marks a complete dump.
-    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: 0 }]);
+    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod }]);
     images.finish();
     log.debug('images written');
     try {
@@ -155,11 +159,14 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     }
     const final = opts.leaveRunning ? 'running' : opts.leaveStopped ? 'stopped' : 'killed';
     const frozenUs = us(performance.now() - tFrozen);
+    await inet.finish(final, hook, log);
     release(final);
     const result: DumpResult = { imagesDir: opts.imagesDir, pids, final, stats: { ...stats, frozen_time: frozenUs, image_bytes: imageDirSize(opts.imagesDir) } };
     log.info(`Dumping finished successfully`);
     return result;
   } catch (e) {
+    // Connections out of repair mode and unlocked while the task is still frozen.
+    await inet.finish('failed', hook, log);
     release('running');
     log.error(`Dumping FAILED: ${(e as Error).message}`);
     // A cancelled dump (Ctrl-C) is reported as such; anything not ours is wrapped with the pid.

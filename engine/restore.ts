@@ -23,6 +23,7 @@ import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
 import { restoreFds, restoreFs } from './objects/files.ts';
+import { abortInetRestore, finishInetRestore } from './objects/inet-sockets.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
 import { RemoteProcess, SCRATCH_SIZE, findVdsoSyscall } from './remote.ts';
@@ -132,6 +133,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     files: new Map(),
     stats: { pages_restored: 0 },
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
+    tcpEstablished: opts.tcpEstablished ?? false,
   };
   const loaded = load(ctx);
   const pid = loaded.pstree.pid as number;
@@ -210,6 +212,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     t.finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });
 
     await hook('post-restore', pid);
+    // Like CRIU: the network is unlocked before the connections leave repair mode.
+    await finishInetRestore(ctx, pid, (action) => hook(action, pid));
     await hook('pre-resume', pid).catch((e) => log.warn(`pre-resume hook failed: ${(e as Error).message}`));
     for (const tid of tids) tryDetach(tid, opts.leaveStopped ? SIG.SIGSTOP : 0);
     const stats: RestoreStats = {
@@ -226,6 +230,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     log.info('Restore finished successfully. Tasks resumed.');
     return { pid, pids: [pid], stats, wait: (signal?: AbortSignal) => waitExit(pid, signal) };
   } catch (e) {
+    abortInetRestore(ctx);
     helper?.kill();
     if (created) killTraced([pid], tids.filter((t) => existsSync(`/proc/${pid}/task/${t}`)));
     log.error(`Restoring FAILED: ${(e as Error).message}`);

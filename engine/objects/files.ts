@@ -26,6 +26,7 @@ import type { FrozenProcess } from '../tree.ts';
 import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus } from '../proc/index.ts';
 import { eventfdKind } from './eventfd.ts';
 import { FOWN, closeCryoPidfd, installFd, type FdFacts, type FdKind } from './fd-kind.ts';
+import { inetSocketKind } from './inet-sockets.ts';
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
 
@@ -181,7 +182,7 @@ export function writePipeData(ctx: DumpContext): void {
   if (data.length) ctx.images.write('PIPES_DATA', data.map((d) => d.entry), { payloads: data.map((d) => d.payload) });
 }
 
-const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, regularFile];
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, inetSocketKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
   [/^socket:/, 'sockets are not supported yet (issue 4: unix and TCP sockets)'],

@@ -10,3 +10,4 @@ export * from './pagemap.ts';
 export * from './tasks.ts';
 export * from './timers.ts';
 export * from './mountinfo.ts';
+export * from './inet-diag.ts';
