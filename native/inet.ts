@@ -5,7 +5,7 @@ import { SyscallError, check } from './check.ts';
 import { NR } from './constants.ts';
 import { syscallArgs } from './libc.ts';
 import { closeFd } from './proc.ts';
-import { AF, SOCK, recvFrom, sendTo, socket } from './socket.ts';
+import { AF, SOCK, sendTo, socket } from './socket.ts';
 
 export const IPPROTO = { IP: 0, TCP: 6, UDP: 17, IPV6: 41 } as const;
 export const IPV6_V6ONLY = 26;
@@ -47,7 +47,7 @@ export function sockDiag(request: Buffer): Buffer[] {
     const out: Buffer[] = [];
     const buf = Buffer.alloc(64 * 1024);
     for (;;) {
-      const { n } = recvFrom(fd, buf, 0);
+      const n = check(syscallArgs(NR.recvfrom, fd, buf, buf.length, 0, null, null), 'recvfrom', `sock_diag fd ${fd}`);
       for (let off = 0; off + 16 <= n; ) {
         const len = buf.readUInt32LE(off);
         const type = buf.readUInt16LE(off + 4);

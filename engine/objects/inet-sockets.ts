@@ -307,11 +307,12 @@ export const inetSocketKind: FdKind = {
       if (family === AF.INET6) setsockoptInt(fd, IPPROTO.IPV6, IPV6_V6ONLY, e.v6only ? 1 : 0);
       if (e.ip_opts?.freebind) setsockoptInt(fd, SOL.IP, IP_FREEBIND, 1);
       const established = tcp && state === TCP_STATE.ESTABLISHED;
-      // Repair mode lets the connection bind to a port its listener holds (forced reuse);
-      // SO_REUSEADDR lets a listener bind next to a connection already restored (CRIU does both).
-      if (established) setsockoptInt(fd, SOL.TCP, TCP.REPAIR, 1);
       restoreSockOpts(fd, e.opts as Entry, tcp);
+      // SO_REUSEADDR lets a listener bind next to a connection already restored; repair mode
+      // lets a connection bind to the port its listener holds (forced reuse, which a later
+      // SO_REUSEADDR would undo, so it comes last). CRIU does both.
       setsockoptInt(fd, SOL.SOCKET, SO.REUSEADDR, 1);
+      if (established) setsockoptInt(fd, SOL.TCP, TCP.REPAIR, 1);
       const src = addrBytes(e.src_addr as number[], family);
       const dst = addrBytes(e.dst_addr as number[], family);
       if (Number(e.src_port) !== 0 || src.some((x) => x !== 0)) bind(fd, sockAddr(family, src, Number(e.src_port)));

@@ -20,41 +20,58 @@ function timeval(fd: number, opt: number): [bigint, bigint] {
   return [b.readBigInt64LE(0), b.readBigInt64LE(8)];
 }
 
+/** getsockopt of an option this kind of socket may not have (EOPNOTSUPP, ENOPROTOOPT): undefined then. */
+function maybe(fd: number, level: number, opt: number): number | undefined {
+  try {
+    return getsockoptInt(fd, level, opt);
+  } catch (e) {
+    if (['ENOTSUP', 'EOPNOTSUPP', 'ENOPROTOOPT'].includes((e as { code?: string }).code ?? '')) return undefined;
+    throw e;
+  }
+}
+
 /** Reads the options of socket `fd` (cryo's copy); `tcp` adds the TCP keepalive options. */
 export function dumpSockOpts(fd: number, tcp: boolean): Entry {
-  const int = (opt: number, level: number = SOL.SOCKET): number => getsockoptInt(fd, level, opt);
   const [sndSec, sndUsec] = timeval(fd, SO.SNDTIMEO);
   const [rcvSec, rcvUsec] = timeval(fd, SO.RCVTIMEO);
   const e: Entry = {
-    so_sndbuf: int(SO.SNDBUF),
-    so_rcvbuf: int(SO.RCVBUF),
+    so_sndbuf: getsockoptInt(fd, SOL.SOCKET, SO.SNDBUF),
+    so_rcvbuf: getsockoptInt(fd, SOL.SOCKET, SO.RCVBUF),
     so_snd_tmo_sec: sndSec,
     so_snd_tmo_usec: sndUsec,
     so_rcv_tmo_sec: rcvSec,
     so_rcv_tmo_usec: rcvUsec,
-    reuseaddr: int(SO.REUSEADDR) !== 0,
-    so_priority: int(SO.PRIORITY),
-    so_rcvlowat: int(SO.RCVLOWAT),
-    so_mark: int(SO.MARK) >>> 0,
-    so_passcred: int(SO.PASSCRED) !== 0,
-    so_passsec: int(SO.PASSSEC) !== 0,
-    so_dontroute: int(SO.DONTROUTE) !== 0,
-    so_no_check: int(SO.NO_CHECK) !== 0,
-    so_reuseport: int(SO.REUSEPORT) !== 0,
-    so_broadcast: int(SO.BROADCAST) !== 0,
-    so_keepalive: int(SO.KEEPALIVE) !== 0,
-    so_oobinline: int(SO.OOBINLINE),
-    so_buf_lock: int(SO_MORE.BUF_LOCK),
   };
+  const flag = (name: string, opt: number): void => {
+    const v = maybe(fd, SOL.SOCKET, opt);
+    if (v !== undefined) e[name] = v !== 0;
+  };
+  const num = (name: string, opt: number, level: number = SOL.SOCKET): void => {
+    const v = maybe(fd, level, opt);
+    if (v !== undefined) e[name] = v >>> 0;
+  };
+  flag('reuseaddr', SO.REUSEADDR);
+  num('so_priority', SO.PRIORITY);
+  num('so_rcvlowat', SO.RCVLOWAT);
+  num('so_mark', SO.MARK);
+  flag('so_passcred', SO.PASSCRED);
+  flag('so_passsec', SO.PASSSEC);
+  flag('so_dontroute', SO.DONTROUTE);
+  flag('so_no_check', SO.NO_CHECK);
+  flag('so_reuseport', SO.REUSEPORT);
+  flag('so_broadcast', SO.BROADCAST);
+  flag('so_keepalive', SO.KEEPALIVE);
+  num('so_oobinline', SO.OOBINLINE);
+  num('so_buf_lock', SO_MORE.BUF_LOCK);
   const linger = getsockoptBuf(fd, SOL.SOCKET, SO.LINGER, 8);
   if (linger.readInt32LE(0)) e.so_linger = linger.readInt32LE(4);
   const dev = getsockoptBuf(fd, SOL.SOCKET, SO_MORE.BINDTODEVICE, 16);
   const name = dev.subarray(0, dev.indexOf(0) < 0 ? dev.length : dev.indexOf(0)).toString();
   if (name) e.so_bound_dev = name;
   if (tcp) {
-    e.tcp_keepcnt = int(TCP.KEEPCNT, SOL.TCP);
-    e.tcp_keepidle = int(TCP.KEEPIDLE, SOL.TCP);
-    e.tcp_keepintvl = int(TCP.KEEPINTVL, SOL.TCP);
+    num('tcp_keepcnt', TCP.KEEPCNT, SOL.TCP);
+    num('tcp_keepidle', TCP.KEEPIDLE, SOL.TCP);
+    num('tcp_keepintvl', TCP.KEEPINTVL, SOL.TCP);
   }
   return e;
 }
@@ -82,7 +99,7 @@ export function restoreSockOpts(fd: number, e: Entry, tcp: boolean): void {
   set(SO.PRIORITY, e.so_priority);
   set(SO.RCVLOWAT, e.so_rcvlowat);
   if (e.so_mark) set(SO.MARK, e.so_mark);
-  set(SO.PASSCRED, e.so_passcred);
+  if (e.so_passcred) set(SO.PASSCRED, e.so_passcred);
   if (e.so_passsec) set(SO.PASSSEC, e.so_passsec);
   set(SO.DONTROUTE, e.so_dontroute);
   if (e.so_no_check) set(SO.NO_CHECK, e.so_no_check);
