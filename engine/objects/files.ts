@@ -185,7 +185,7 @@ export function writePipeData(ctx: DumpContext): void {
 const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, inetSocketKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
-  [/^socket:/, 'sockets are not supported yet (issue 4: unix and TCP sockets)'],
+  [/^socket:/, 'only IPv4/IPv6 TCP and UDP sockets are supported yet (unix sockets: issue 4)'],
   [/io_uring/, 'io_uring cannot be checkpointed (CRIU cannot either)'],
   [/^anon_inode:/, 'this kind of anonymous-inode file is not supported yet'],
   [/^\/memfd:/, 'memfd files are not supported yet'],
