@@ -76,7 +76,7 @@ export class InetDumpState {
   method: LockMethod | undefined;
   readonly locked: Conn[] = [];
   readonly repaired: number[] = [];
-  #unlockHookDue = false;
+  #lockHookFired = false;
 
   constructor(rootPid: number, tcpEstablished: boolean) {
     this.rootPid = rootPid;
@@ -101,8 +101,8 @@ export class InetDumpState {
 
   /** Fires the network-lock action once connections are locked. */
   async afterLock(hook: Hook): Promise<void> {
-    if (this.locked.length === 0 || this.#unlockHookDue) return;
-    this.#unlockHookDue = true;
+    if (this.locked.length === 0 || this.#lockHookFired) return;
+    this.#lockHookFired = true;
     await hook('network-lock');
   }
 
@@ -122,8 +122,9 @@ export class InetDumpState {
         closeFd(fd);
       }
     }
-    if (!runsOn || !this.method || this.locked.length === 0) return;
-    if (this.#unlockHookDue) {
+    // Also with nothing locked yet: a lock that failed halfway may have left its table.
+    if (!runsOn || !this.method) return;
+    if (this.#lockHookFired) {
       try {
         await hook('network-unlock');
       } catch (e) {
@@ -416,7 +417,8 @@ export async function finishInetRestore(ctx: RestoreContext, rootPid: number, ho
   const conns = lockedConns(ctx);
   if (conns.length) {
     const [inv] = ctx.images.read('INVENTORY') as Entry[];
-    await hook('network-unlock');
+    // As in CRIU, a failing network-unlock script does not stop the unlock.
+    await hook('network-unlock').catch((e: unknown) => ctx.log.warn(`network-unlock hook failed: ${(e as Error).message}`));
     const method = lockMethodByNumber(inv?.network_lock_method === undefined ? undefined : Number(inv.network_lock_method));
     for (const err of unlockConnections(method, rootPid, conns)) ctx.log.warn(`can't unlock the network: ${err}`);
   }
