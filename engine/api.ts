@@ -23,6 +23,11 @@ export interface DumpOptions {
   readonly ghostLimit?: number;
   /** `--file-locks`: dump the flock/POSIX locks the tasks hold (without it, such a task is refused, as CRIU does). */
   readonly fileLocks?: boolean;
+  /**
+   * `--tcp-established`: save established TCP connections (repair mode; the network is locked
+   * for them until the restore). Without it such a connection fails the dump.
+   */
+  readonly tcpEstablished?: boolean;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   /** Aborting a dump resumes every task as it was. */
@@ -64,6 +69,8 @@ export interface RestoreOptions {
   readonly shellJob?: boolean;
   /** `--leave-stopped`: leave restored tasks stopped (SIGSTOP'ed). */
   readonly leaveStopped?: boolean;
+  /** `--tcp-established`: the images may hold established TCP connections (CRIU asks for it on restore too). */
+  readonly tcpEstablished?: boolean;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   readonly onProgress?: (p: Progress) => void;

@@ -2,6 +2,7 @@
 // globals: opts, kdat, glob_imgset, root_item).
 import type { ImageReader, ImageWriter } from './images/index.ts';
 import type { Logger } from './log.ts';
+import type { InetDumpState, InetRestoreState } from './objects/inet-sockets.ts';
 import type { RemoteProcess } from './remote.ts';
 import type { Description } from './objects/files.ts';
 import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
@@ -50,6 +51,8 @@ export interface DumpContext {
   /** Terminals seen so far (tty-info.img), created on first use. */
   ttys?: TtyDumpState;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
+  /** Established TCP connections put in repair mode and locked (--tcp-established), to undo. */
+  readonly inet?: InetDumpState;
 }
 
 /** One process being dumped: frozen, with an injection session open. */
@@ -89,6 +92,10 @@ export interface RestoreContext {
   /** Terminals built for this restore, keyed by their dumped pty index; created on first use. */
   ttys?: TtyRestoreState;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
+  /** `--tcp-established`: established TCP connections in the images may be restored. */
+  readonly tcpEstablished?: boolean;
+  /** TCP connections rebuilt in repair mode, left once the network is unlocked (set on first use). */
+  inet?: InetRestoreState;
 }
 
 /** One process being restored: created with its pid, stopped, an injection session open. */

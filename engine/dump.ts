@@ -14,6 +14,7 @@ import { GHOST_LIMIT, dumpFds, dumpFs, writeFileImages, writePipeData } from './
 import { writeFifoData } from './objects/fifo.ts';
 import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
+import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
@@ -117,6 +118,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const tFrozen = performance.now();
   const pids = tree.processes.map((p) => p.pid);
   log.info(`frozen ${pids.length} process(es), ${tree.seized.size} thread(s) in ${(tFrozen - t0).toFixed(1)} ms`);
+  const inet = new InetDumpState(opts.pid, opts.tcpEstablished ?? false);
   let released = false;
   const release = (final: 'running' | 'stopped' | 'killed'): void => {
     if (released) return;
@@ -148,6 +150,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       locks: [],
       stats: { memdump_us: 0, memwrite_us: 0, pages_scanned: 0, pages_written: 0 },
       onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
+      inet,
     };
     const rootIds = kobj.root();
     const pstree: Entry[] = [];
@@ -172,6 +175,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         dumpFileLocks(ctx, proc);
         fdTablesDumped.add(taskIds.files_id);
       }
+      await inet.afterLock(hook);
       dumpFs(ctx, proc.pid);
       log.debug(`${proc.pid}: fds dumped`);
       faultPoint('fds');
@@ -199,7 +203,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     };
     images.writeStats('dump', criuDumpStats(stats));
     // The inventory goes last: with the manifest it marks a complete dump.
-    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: 0 }]);
+    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod }]);
     images.finish();
     log.debug('images written');
     try {
@@ -210,11 +214,14 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     }
     const final = opts.leaveRunning ? 'running' : opts.leaveStopped ? 'stopped' : 'killed';
     const frozenUs = us(performance.now() - tFrozen);
+    await inet.finish(final, hook, log);
     release(final);
     const result: DumpResult = { imagesDir: opts.imagesDir, pids, final, stats: { ...stats, frozen_time: frozenUs, image_bytes: imageDirSize(opts.imagesDir) } };
     log.info(`Dumping finished successfully`);
     return result;
   } catch (e) {
+    // Connections out of repair mode and unlocked while the task is still frozen.
+    await inet.finish('failed', hook, log);
     release('running');
     log.error(`Dumping FAILED: ${(e as Error).message}`);
     // A cancelled dump (Ctrl-C) is reported as such; anything not ours is wrapped with the pid.

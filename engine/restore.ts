@@ -30,6 +30,7 @@ import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, res
 import { closeOwnFds, restoreFds, restoreFs } from './objects/files.ts';
 import { restoreFileLocks } from './objects/file-locks.ts';
 import { releaseMemfds } from './objects/memfd.ts';
+import { abortInetRestore, finishInetRestore } from './objects/inet-sockets.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
 import { RemoteProcess, SCRATCH_SIZE, findVdsoSyscall } from './remote.ts';
@@ -343,6 +344,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     stats: { pages_restored: 0 },
     shellJob: opts.shellJob,
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
+    tcpEstablished: opts.tcpEstablished ?? false,
   };
   const tree = load(ctx);
   const rootLp = tree.processes[0]!;
@@ -395,6 +397,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     waitZombies(zombies.map((b) => b.lp.pid));
 
     await hook('post-restore', pid);
+    // Like CRIU: the network is unlocked before the connections leave repair mode.
+    await finishInetRestore(ctx, pid, (action) => hook(action, pid));
     await hook('pre-resume', pid).catch((e) => log.warn(`pre-resume hook failed: ${(e as Error).message}`));
     for (const b of building) {
       if (b.lp.zombie) continue;
@@ -415,6 +419,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     const pids = building.map((b) => b.lp.pid);
     return { pid, pids, stats, wait: (signal?: AbortSignal) => waitExit(pid, signal) };
   } catch (e) {
+    abortInetRestore(ctx);
     helper?.kill();
     closeOwnFds(ctx);
     // Children first: each is reaped by cryo (tracer) before its parent goes.

@@ -9,3 +9,4 @@ export { addressOf, lastErrno, sys, syscallArgs, type Arg } from './libc.ts';
 export * from './socket.ts';
 export * from './tty.ts';
 export * from './fhandle.ts';
+export * from './inet.ts';

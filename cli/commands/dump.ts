@@ -12,6 +12,7 @@ interface Args extends LogArgs {
   readonly 'leave-running'?: boolean;
   readonly 'leave-stopped'?: boolean;
   readonly 'shell-job'?: boolean;
+  readonly 'tcp-established'?: boolean;
   readonly 'ghost-limit'?: string;
   readonly 'file-locks'?: boolean;
   readonly 'action-script'?: string[];
@@ -30,6 +31,7 @@ export const dumpCommand: CommandModule<object, Args> = {
       .option('leave-running', { alias: 'R', type: 'boolean', describe: 'leave the process running after the dump' })
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the process stopped after the dump' })
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'allow a process that is not a session leader (a shell job)' })
+      .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
       .option('ghost-limit', { type: 'string', describe: 'largest deleted-but-open file to save, e.g. 1M (default), 64M' })
       .option('file-locks', { alias: 'l', type: 'boolean', describe: 'dump flock and POSIX locks held by the process (refused without it)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
@@ -52,6 +54,7 @@ export const dumpCommand: CommandModule<object, Args> = {
         leaveRunning: argv['leave-running'],
         leaveStopped: argv['leave-stopped'],
         shellJob: argv['shell-job'],
+        tcpEstablished: argv['tcp-established'],
         ghostLimit: argv['ghost-limit'] === undefined ? undefined : parseSize(argv['ghost-limit']),
         fileLocks: argv['file-locks'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,

@@ -14,6 +14,7 @@ interface Args extends LogArgs {
   readonly 'restore-detached'?: boolean;
   readonly pidfile?: string;
   readonly 'shell-job'?: boolean;
+  readonly 'tcp-established'?: boolean;
   readonly 'leave-stopped'?: boolean;
   readonly 'action-script'?: string[];
   readonly 'exec-cmd'?: boolean;
@@ -31,6 +32,7 @@ export const restoreCommand: CommandModule<object, Args> = {
       .option('restore-detached', { alias: ['d', 'daemon'], type: 'boolean', describe: 'exit after the restore instead of waiting for the process' })
       .option('pidfile', { type: 'string', describe: 'write the restored pid to this file' })
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'restore a shell job into cryo\'s session' })
+      .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the restored process stopped (SIGSTOP)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
       .option('exec-cmd', { type: 'boolean', describe: 'after the restore, exec the command given after `--` as its parent' })
@@ -54,6 +56,7 @@ export const restoreCommand: CommandModule<object, Args> = {
         imagesDir: dir,
         detached: argv['restore-detached'],
         shellJob: argv['shell-job'],
+        tcpEstablished: argv['tcp-established'],
         leaveStopped: argv['leave-stopped'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,
         log,

@@ -99,6 +99,13 @@ function pyDump(v: Json, indent: number | undefined, depth: number): string {
   return open + inner + items.join(',' + inner) + '\n' + ' '.repeat(indent * depth) + close;
 }
 
+/** crit splits a TCP stream's payload into its two queues; every other payload is one base64 string. */
+function critExtra(magic: string, entry: Record<string, unknown>, payload: Uint8Array): Json {
+  if (magic !== 'TCP_STREAM') return encodeBytesBase64(payload);
+  const inq = Number(entry['inq_len'] ?? 0);
+  return { inq: encodeBytesBase64(payload.subarray(0, inq)), outq: encodeBytesBase64(payload.subarray(inq)) };
+}
+
 /** crit's JSON for a decoded image (without the trailing newline crit adds on stdout). */
 export function toCritJson(decoded: DecodedImage, opts: { pretty?: boolean } = {}): string {
   const pretty = opts.pretty === true;
@@ -106,7 +113,7 @@ export function toCritJson(decoded: DecodedImage, opts: { pretty?: boolean } = {
   const entries = decoded.entries.map((entry, i): JsonObject => {
     const obj: Record<string, Json> = { ...messageToJson(entryMessage(kind, i), entry, pretty, false) };
     const payload = decoded.payloads?.[i];
-    if (payload !== undefined) obj['extra'] = encodeBytesBase64(payload);
+    if (payload !== undefined) obj['extra'] = critExtra(decoded.magic, entry, payload);
     return obj;
   });
   return pyDump({ magic: decoded.magic, entries }, pretty ? 4 : undefined, 0);

@@ -29,6 +29,7 @@ import { FOWN, PATH_OFF, closeCryoPidfd, installFd, openInTask, type FdFacts, ty
 import { peekPipe, readPipeDataImage, writePipeBytes, writePipeDataImage } from './pipe-data.ts';
 
 export { openInTask };
+import { inetSocketKind } from './inet-sockets.ts';
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
 import { ttyKind, writeTtyImages } from './tty.ts';
@@ -159,10 +160,10 @@ export function writePipeData(ctx: DumpContext): void {
 }
 
 // Before regularFile: memfds, FIFOs and terminals have paths too.
-const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, eventpollKind, inotifyKind, memfdKind, fifoKind, ttyKind, regularFile];
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, eventpollKind, inotifyKind, memfdKind, fifoKind, inetSocketKind, ttyKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
-  [/^socket:/, 'sockets are not supported yet (issue 4: unix and TCP sockets)'],
+  [/^socket:/, 'only IPv4/IPv6 TCP and UDP sockets are supported yet (unix sockets: issue 4)'],
   [/io_uring/, 'io_uring cannot be checkpointed (CRIU cannot either)'],
   [/^anon_inode:/, 'this kind of anonymous-inode file is not supported yet'],
 ];

@@ -115,6 +115,7 @@ export const dumpStep = {
         leaveRunning: bool(c, 'leave-running', 'dump'),
         leaveStopped: bool(c, 'leave-stopped', 'dump'),
         shellJob: bool(c, 'shell-job', 'dump'),
+        tcpEstablished: bool(c, 'tcp-established', 'dump'),
         hooks: ctx.hooks,
         signal: ctx.signal,
         onProgress: pageProgress(ctx),

@@ -31,6 +31,7 @@ export const restoreStep = {
       imagesDir: dir,
       detached,
       shellJob: bool(c, 'shell-job', 'restore'),
+      tcpEstablished: bool(c, 'tcp-established', 'restore'),
       leaveStopped: bool(c, 'leave-stopped', 'restore'),
       hooks: ctx.hooks,
       onProgress: pageProgress(ctx),

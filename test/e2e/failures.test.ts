@@ -20,14 +20,17 @@ test('dump of a pid that does not exist: exit 2, "no process"', async () => {
   assert.ok(r.stderr.includes(String(pid)), `the error does not name pid ${pid}:\n${r.stderr}`);
 });
 
-// A counter that also holds a listening TCP socket (which cryo can't checkpoint yet).
+// A counter that also holds an established TCP connection (to itself), which cryo refuses
+// without --tcp-established.
 const TCP_SCRIPT = `
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.bind(('127.0.0.1', 0))
 s.listen()
+c = socket.create_connection(s.getsockname())
+a, _ = s.accept()
 log = open(sys.argv[1], 'a', buffering=1)
-print('fd', s.fileno(), flush=True)
+print('fd', c.fileno(), flush=True)
 print('ready', flush=True)
 n = 0
 while True:
@@ -36,7 +39,7 @@ while True:
     time.sleep(0.02)
 `;
 
-test('dump of a task holding a TCP listening socket: exit 4 naming pid, fd and socket:, task untouched', async (t) => {
+test('dump of a task holding an established TCP connection: exit 4 naming pid, fd and socket:, task untouched', async (t) => {
   const dir = tmpDir('cryo-e2e-tcp', t);
   const log = join(dir, 'tcp.log');
   const target = await startTarget([PYTHON, '-c', TCP_SCRIPT, log], { t });

@@ -26,8 +26,8 @@ const HEAD_ONLY: Readonly<Record<string, readonly string[]>> = {
   pagemap_entry: ['nr_pages'],
 };
 
-/** Kinds with fields crit --pretty renders as flag names or major:minor, which toCritJson doesn't. */
-const PRETTY_NOT_REPRODUCED = new Set(['MM', 'VMAS', 'PAGEMAP', 'FILES', 'REG_FILES', 'GHOST_FILE', 'MEMFD_INODE', 'INOTIFY_WD', 'IRMAP_CACHE']);
+/** Kinds with fields crit --pretty renders as flag names, major:minor, socket names or IP addresses, which toCritJson doesn't. */
+const PRETTY_NOT_REPRODUCED = new Set(['MM', 'VMAS', 'PAGEMAP', 'FILES', 'REG_FILES', 'GHOST_FILE', 'MEMFD_INODE', 'INOTIFY_WD', 'IRMAP_CACHE', 'INETSK']);
 
 function as317(type: string, entry: Entry): Entry {
   const out: Entry = {};

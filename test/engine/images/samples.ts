@@ -137,6 +137,28 @@ export const PAGEMAP = [
 ];
 export const PAGES = Buffer.concat(range(3).map((i) => Buffer.alloc(4096, 0x41 + i)));
 
+/** A v6 listener with every option, and an established v4 connection (tcp-stream-4d2.img). */
+const SK_OPTS = {
+  so_sndbuf: 16384, so_rcvbuf: 131072, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 5n, so_rcv_tmo_usec: 250000n,
+  reuseaddr: true, so_priority: 6, so_rcvlowat: 1, so_mark: 0xc114, so_passcred: false, so_passsec: false, so_dontroute: false,
+  so_no_check: false, so_bound_dev: 'lo', so_filter: [0x0000000000000006n, U64_MAX], so_reuseport: true, so_broadcast: false,
+  so_keepalive: true, tcp_keepcnt: 9, tcp_keepidle: 7200, tcp_keepintvl: 75, so_oobinline: 0, so_linger: 3, so_buf_lock: 3,
+};
+const SK_LISTEN = {
+  id: 26, ino: 448561, family: 10, type: 1, proto: 6, state: 10, src_port: 8080, dst_port: 0, flags: 0o4002, backlog: 128,
+  src_addr: [0, 0, 0, 0x01000000], dst_addr: [0, 0, 0, 0], fown, opts: SK_OPTS, v6only: true,
+  ip_opts: { freebind: true, raw: { hdrincl: false, nodefrag: true, checksum: false, icmpv_filter: [1, 2, 3, 4, 5, 6, 7, 8] } },
+  ifname: 'lo', ns_id: 0, shutdown: 2,
+};
+const SK_ESTABLISHED = {
+  id: 27, ino: 0x4d2, family: 2, type: 1, proto: 6, state: 1, src_port: 41000, dst_port: 8080, flags: 2, backlog: 0,
+  src_addr: [0x0100007f], dst_addr: [0x0100007f], fown, opts: { so_sndbuf: 2626560, so_rcvbuf: 131072, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
+};
+export const TCP_STREAM = {
+  inq_len: 5, inq_seq: 0xfffffff0, outq_len: 3, outq_seq: 1000, opt_mask: 7, snd_wscale: 7, mss_clamp: 65495, rcv_wscale: 10,
+  timestamp: 123456789, cork: false, nodelay: true, unsq_len: 1, snd_wl1: 999, snd_wnd: 65536, max_window: 65536, rcv_wnd: 65483, rcv_wup: 0xfffffff0,
+};
+
 export const FILES = [
   { type: 1, id: 1, reg: { id: 1, flags: 0, pos: 0n, fown, name: '/usr/bin/sleep', size: 35336n, mode: 0o100755, build_id: [0x11223344, 0x55667788, 0x99aabbcc, 0xddeeff00, 0x01020304] } },
   { type: 1, id: 2, reg: { id: 2, flags: 0x8002, pos: 1234567890123n, fown, name: '/dev/null', mnt_id: -1 } },
@@ -146,6 +168,8 @@ export const FILES = [
   { type: 6, id: 6, efd: { id: 6, flags: 0o2004000, fown, counter: U64_MAX - 1n } },
   { type: 9, id: 7, sgfd: { id: 7, flags: 0o2000, fown, sigmask: (1n << 1n) | (1n << 14n) } },
   { type: 17, id: 8, tfd: { id: 8, flags: 0, fown, clockid: 1, ticks: 3n, settime_flags: 1, vsec: 1n, vnsec: 5n, isec: 2n, insec: 0n } },
+  { type: 4, id: 26, isk: SK_LISTEN },
+  { type: 4, id: 27, isk: SK_ESTABLISHED },
   { type: 11, id: 9, tty: { id: 9, tty_info_id: 7, flags: 0o104002, fown } },
   { type: 11, id: 10, tty: { id: 10, tty_info_id: 6, flags: 0o100002, fown, regf_id: 3 } },
   {
@@ -198,6 +222,8 @@ export const FDINFO = [
   { id: 8, flags: 1, type: 17, fd: 7 },
   { id: 9, flags: 0, type: 11, fd: 8 },
   { id: 10, flags: 0, type: 11, fd: 9 },
+  { id: 26, flags: 0, type: 4, fd: 10 },
+  { id: 27, flags: 1, type: 4, fd: 11 },
 ];
 
 export const GHOST_CONTENT = Buffer.from(range(200, (i) => i));
@@ -230,6 +256,7 @@ export const DUMP: readonly Sample[] = [
   { kind: 'FDINFO', id: 2, entries: FDINFO },
   { kind: 'TTY_INFO', entries: TTY_INFOS },
   { kind: 'FS', id: 42, entries: [{ cwd_id: 3, root_id: 3, umask: 0o22 }] },
+  { kind: 'TCP_STREAM', id: 0x4d2, entries: [TCP_STREAM], payloads: [Buffer.from('queuedab')] },
   {
     kind: 'PIPES_DATA',
     entries: [{ pipe_id: 777, bytes: 5, size: 65536 }, { pipe_id: 778, bytes: 0 }, { pipe_id: 779, bytes: 100 }],
@@ -281,6 +308,7 @@ export const MORE: readonly Sample[] = [
   { kind: 'TIMERFD', entries: FILES.flatMap((f) => (f.tfd === undefined ? [] : [f.tfd])) },
   { kind: 'TTY_FILES', entries: FILES.flatMap((f) => (f.tty === undefined ? [] : [f.tty])) },
   { kind: 'TTY_DATA', entries: [{ tty_id: 7, data: Buffer.from('queued\r\n') }] },
+  { kind: 'INETSK', entries: FILES.flatMap((f) => (f.isk === undefined ? [] : [f.isk])) },
   { kind: 'FIFO_DATA', entries: [{ pipe_id: 9, bytes: 3 }], payloads: [Buffer.from('abc')] },
   { kind: 'EVENTPOLL_FILE', entries: [{ id: 9, flags: 0o2, fown }] },
   { kind: 'EVENTPOLL_TFD', entries: FILES.flatMap((f) => f.epfd?.tfd ?? []) },
