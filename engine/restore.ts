@@ -23,6 +23,7 @@ import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
 import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
 import { restoreFds, restoreFs } from './objects/files.ts';
+import { restorePosixTimers } from './objects/posix-timers.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
 import { RemoteProcess, SCRATCH_SIZE, findVdsoSyscall } from './remote.ts';
@@ -192,6 +193,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
       cloneWithTid(rp, tid, CLONE.VM | CLONE.FS | CLONE.FILES | CLONE.SIGHAND | CLONE.THREAD | CLONE.SYSVSEM, 0);
     }
     for (const tid of tids) restoreThreadState(ctx, task, tid, rp.thread(tid));
+    // POSIX timers once every thread exists: a SIGEV_THREAD_ID timer names one.
+    restorePosixTimers(ctx, task);
     // Credentials last: once they are dropped, cryo may no longer be allowed to do the rest.
     for (const tid of tids) restoreCreds(ctx, task, tid, rp.thread(tid));
 

@@ -64,6 +64,8 @@ export const NR = {
   getpriority: 140, setpriority: 141, close_range: 436, kcmp: 312, userfaultfd: 323, eventfd2: 290, signalfd4: 289, timerfd_create: 283, timerfd_settime: 286, pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440,
   connect: 42, accept: 43, sendto: 44, recvfrom: 45, shutdown: 48, bind: 49, listen: 50, getsockname: 51,
   getpeername: 52, socketpair: 53, setsockopt: 54, getsockopt: 55, accept4: 288,
+  timer_create: 222, timer_settime: 223, timer_gettime: 224, timer_getoverrun: 225, timer_delete: 226,
+  shmget: 29, shmat: 30, shmctl: 31, shmdt: 67,
 } as const;
 
 export const PROT = { NONE: 0, READ: 1, WRITE: 2, EXEC: 4 } as const;
@@ -88,7 +90,7 @@ export const PR = {
   SET_PDEATHSIG: 1, GET_PDEATHSIG: 2, GET_DUMPABLE: 3, SET_DUMPABLE: 4, SET_NAME: 15, GET_NAME: 16,
   GET_SECUREBITS: 27, SET_SECUREBITS: 28, SET_MM: 35, GET_TID_ADDRESS: 40, SET_CHILD_SUBREAPER: 36,
   GET_CHILD_SUBREAPER: 37, SET_NO_NEW_PRIVS: 38, GET_NO_NEW_PRIVS: 39, GET_THP_DISABLE: 42, SET_THP_DISABLE: 41,
-  CAPBSET_DROP: 24, CAP_AMBIENT: 47,
+  CAPBSET_DROP: 24, CAP_AMBIENT: 47, TIMER_CREATE_RESTORE_IDS: 77,
 } as const;
 export const PR_SET_MM_MAP = 14;
 export const PR_SET_MM_MAP_SIZE = 15;

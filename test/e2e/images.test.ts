@@ -2,30 +2,16 @@
 // shape; and restore refuses a corrupted, truncated or missing image by name, before it creates
 // any process.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import type { TestContext } from 'node:test';
+import { CRIT, crit, critSkip } from '../helpers/crit.ts';
 import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, startTarget } from '../helpers/targets.ts';
 import type { Target } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { assertUntouched, cryoOk, dumpOk, killAtEnd, pidFree, restoreDetached, startCounter, taskTids, waitDumpedGone } from './e2e.ts';
-
-const CRIT = '/usr/bin/crit';
-const critMissing = !existsSync(CRIT);
-// CI installs Debian's criu package: there a missing crit is a failure, not a skip.
-const critSkip = critMissing && process.env['CI'] !== 'true' ? `${CRIT} not installed (apt-get install criu)` : false;
-
-function crit(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(CRIT, args, { maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 127) : 0;
-      resolve({ code, stdout, stderr: stderr || (err?.message ?? '') });
-    });
-  });
-}
 
 /** Every image crit can decode: the *.img files but the raw pages-*.img, and stats-dump. */
 function decodableImages(dir: string): string[] {
