@@ -2,6 +2,7 @@
 // globals: opts, kdat, glob_imgset, root_item).
 import type { ImageReader, ImageWriter } from './images/index.ts';
 import type { Logger } from './log.ts';
+import type { RestoredShm, ShmSegment } from './objects/sysv-shm.ts';
 import type { RemoteProcess } from './remote.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
@@ -33,6 +34,8 @@ export interface DumpContext {
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
+  /** SysV shared memory segments attached by the tasks, by shmid: each is dumped once. */
+  sysvShm?: Map<number, ShmSegment>;
 }
 
 /** One process being dumped: frozen, with an injection session open. */
@@ -50,6 +53,9 @@ export interface RestoreContext {
   readonly files: Map<number, Record<string, any>>;
   readonly stats: { pages_restored: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
+  /** SysV shared memory: the segments of the image, and those made ready (shared by the tasks), by shmid. */
+  sysvShmImages?: Map<number, ShmSegment>;
+  sysvShm?: Map<number, RestoredShm>;
 }
 
 /** One process being restored: created with its pid, stopped, an injection session open. */

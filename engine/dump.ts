@@ -13,6 +13,7 @@ import { collectCores } from './objects/core.ts';
 import { GHOST_LIMIT, dumpFds, writeFileImages, writePipeData } from './objects/files.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
+import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
 import { releaseThreads, seizeTree, type FrozenTree } from './tree.ts';
 import { xsaveLayout } from './x86.ts';
@@ -129,6 +130,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       pstree.push({ pid: proc.pid, ppid: proc.pid === tree.root ? 0 : proc.stat.ppid, pgid: proc.stat.pgrp, sid: proc.stat.session, threads: proc.tids });
     }
     writeFileImages(ctx);
+    writeSysvShm(ctx, rootIds.ipc_ns_id);
     faultPoint('images');
     writePipeData(ctx);
     images.write('PSTREE', pstree);

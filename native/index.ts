@@ -7,3 +7,4 @@ export * from './proc.ts';
 export { SyscallError, check, errnoName } from './check.ts';
 export { addressOf, lastErrno, sys, syscallArgs, type Arg } from './libc.ts';
 export * from './socket.ts';
+export * from './ipc.ts';

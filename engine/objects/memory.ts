@@ -22,6 +22,7 @@ import type { FrozenProcess } from '../tree.ts';
 import { presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { SCRATCH_SIZE } from '../remote.ts';
 import { internRegFile, openInTask } from './files.ts';
+import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
 
 type Entry = Record<string, any>;
 
@@ -95,12 +96,16 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
     const heap = v.path === '[heap]' ? VMA.AREA_HEAP : 0;
     return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE | heap } };
   }
+  if (v.path.startsWith('/SYSV') && v.shared) {
+    // SysV shared memory: the segment is dumped once by sysv-shm.ts and re-attached, no pages here.
+    return { vma: v, pages: 'none', entry: { ...base, pgoff: v.offset, shmid: BigInt(v.inode), flags: MAP.SHARED, status: VMA.AREA_REGULAR | VMA.ANON_SHARED | VMA.AREA_SYSVIPC } };
+  }
   if (v.path.startsWith('/dev/zero') || v.path.startsWith('/SYSV') || v.path.startsWith('/memfd:')) {
     if (!v.shared) return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE } };
     if (v.path.startsWith('/dev/zero')) {
       return { vma: v, pages: 'all', entry: { ...base, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
     }
-    throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'SysV shared memory and memfd mappings are not supported yet' });
+    throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'memfd mappings are not supported yet' });
   }
   if (v.deleted) {
     throw new UnsupportedError(`${pid}: mapping of a deleted file ${v.path} at 0x${v.start.toString(16)}`, {
@@ -135,6 +140,7 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const { pid, stat } = proc;
   const vmas = readSmaps(pid);
   const planned = vmas.map((v) => planVma(ctx, pid, v));
+  collectSysvShm(ctx, pid, planned.filter((p) => p.entry.status & VMA.AREA_SYSVIPC).map((p) => p.entry));
   const exe = readExeLink(pid);
   const exeId = internRegFile(ctx, pid, exe.replace(/ \(deleted\)$/, ''), { mapped: true });
   const mm: Entry = {
@@ -293,7 +299,9 @@ const MAX_PREADV_BYTES = 1 << 30;
 export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry, pagemap: Entry[]): void {
   const rp = task.remote;
   const t = rp.leader;
-  const vmas = (mm.vmas ?? []) as Entry[];
+  const all = (mm.vmas ?? []) as Entry[];
+  // SysV shared memory is attached by sysv-shm.ts once everything else is in place.
+  const vmas = all.filter((v) => !(v.status & VMA.AREA_SYSVIPC));
   const head = pagemap[0] as Entry;
   const entries = pagemap.slice(1);
   const hasPages = new Set<Entry>();
@@ -378,6 +386,7 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     const madv = BigInt(v.madv ?? 0);
     for (let bit = 0; bit < 64; bit++) if ((madv >> BigInt(bit)) & 1n) t.raw(NR.madvise, start, len, bit);
   }
+  attachSysvShm(ctx, task, all.filter((v) => v.status & VMA.AREA_SYSVIPC));
 }
 
 /** brk, stack, arg/env, auxv and exe in one PR_SET_MM_MAP (needs no CAP_SYS_RESOURCE). */
