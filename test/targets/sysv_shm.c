@@ -1,4 +1,4 @@
-// sysv_shm LOG MODE [KEY]: creates a System V shared memory segment of 3 pages + 100 bytes (mode
+// sysv_shm LOG MODE [KEY]: creates a System V shared memory segment of 3 pages + 102 bytes (mode
 // 0640, key KEY in hex or IPC_PRIVATE), attaches it twice — read-write and read-only — and fills
 // it with a pattern. MODE "rmid" marks it for removal (IPC_RMID) while attached; "keep" doesn't.
 // On SIGUSR1 bumps a generation word through the read-write attachment and appends
@@ -8,7 +8,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
-#define SIZE (3 * 4096 + 100)
+#define SIZE (3 * 4096 + 102)
 #define GEN_OFF (SIZE - 8)
 
 int main(int argc, char **argv) {
