@@ -237,6 +237,15 @@ export const MORE: readonly Sample[] = [
   { kind: 'SIGNALFD', entries: FILES.flatMap((f) => (f.sgfd === undefined ? [] : [f.sgfd])) },
   { kind: 'TIMERFD', entries: FILES.flatMap((f) => (f.tfd === undefined ? [] : [f.tfd])) },
   { kind: 'FIFO_DATA', entries: [{ pipe_id: 9, bytes: 3 }], payloads: [Buffer.from('abc')] },
+  {
+    kind: 'IPCNS_SHM',
+    id: 9,
+    entries: [
+      { desc: { key: 0x43521234, uid: 1000, gid: 100, cuid: 0, cgid: 0, mode: 0o640, id: 32770 }, size: 6n, in_pagemaps: false },
+      { desc: { key: 0, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 0o1600, id: 3 }, size: 4n, in_pagemaps: false },
+    ],
+    payloads: [Buffer.from('sixsix'), Buffer.from('four')],
+  },
   { kind: 'STATS', id: 'dump', entries: [{ dump: DUMP_STATS }] },
   { kind: 'STATS', id: 'restore', entries: [{ restore: RESTORE_STATS }] },
 ];
