@@ -87,6 +87,11 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
   if (v.path === '[vsyscall]') return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_VSYSCALL | VMA.ANON_PRIVATE } };
   if (v.path === '[vdso]') return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.AREA_VDSO | VMA.ANON_PRIVATE } };
   if (VVAR_PATHS.has(v.path)) return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.AREA_VVAR | VMA.ANON_PRIVATE } };
+  if (v.path.startsWith('/SYSV') && v.shared) {
+    // SysV shared memory: the segment is dumped once by sysv-shm.ts and re-attached, no pages here
+    // (checked first: the inode is the shmid, and shmid 0 exists).
+    return { vma: v, pages: 'none', entry: { ...base, pgoff: v.offset, shmid: BigInt(v.inode), flags: MAP.SHARED, status: VMA.AREA_REGULAR | VMA.ANON_SHARED | VMA.AREA_SYSVIPC } };
+  }
   const anonymous = v.inode === 0;
   if (anonymous) {
     if (v.shared) {
@@ -95,10 +100,6 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
     }
     const heap = v.path === '[heap]' ? VMA.AREA_HEAP : 0;
     return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE | heap } };
-  }
-  if (v.path.startsWith('/SYSV') && v.shared) {
-    // SysV shared memory: the segment is dumped once by sysv-shm.ts and re-attached, no pages here.
-    return { vma: v, pages: 'none', entry: { ...base, pgoff: v.offset, shmid: BigInt(v.inode), flags: MAP.SHARED, status: VMA.AREA_REGULAR | VMA.ANON_SHARED | VMA.AREA_SYSVIPC } };
   }
   if (v.path.startsWith('/dev/zero') || v.path.startsWith('/SYSV') || v.path.startsWith('/memfd:')) {
     if (!v.shared) return { vma: v, pages: 'private', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS | growsdown, status: VMA.AREA_REGULAR | VMA.ANON_PRIVATE } };
