@@ -3,6 +3,7 @@
 import type { ImageReader, ImageWriter } from './images/index.ts';
 import type { Logger } from './log.ts';
 import type { InetDumpState, InetRestoreState } from './objects/inet-sockets.ts';
+import type { RestoredShm, ShmSegment } from './objects/sysv-shm.ts';
 import type { RemoteProcess } from './remote.ts';
 import type { Description } from './objects/files.ts';
 import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
@@ -53,6 +54,8 @@ export interface DumpContext {
   readonly onProgress: ((done: number, total: number) => void) | undefined;
   /** Established TCP connections put in repair mode and locked (--tcp-established), to undo. */
   readonly inet?: InetDumpState;
+  /** SysV shared memory segments attached by the tasks, by shmid: each is dumped once. */
+  sysvShm?: Map<number, ShmSegment>;
 }
 
 /** One process being dumped: frozen, with an injection session open. */
@@ -96,6 +99,9 @@ export interface RestoreContext {
   readonly tcpEstablished?: boolean;
   /** TCP connections rebuilt in repair mode, left once the network is unlocked (set on first use). */
   inet?: InetRestoreState;
+  /** SysV shared memory: the segments of the image, and those made ready (shared by the tasks), by shmid. */
+  sysvShmImages?: Map<number, ShmSegment>;
+  sysvShm?: Map<number, RestoredShm>;
 }
 
 /** One process being restored: created with its pid, stopped, an injection session open. */

@@ -17,6 +17,7 @@ import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
 import { dumpMemory } from './objects/memory.ts';
+import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
 import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
 import { xsaveLayout } from './x86.ts';
@@ -185,6 +186,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       faultPoint('memory');
     }
     writeFileImages(ctx);
+    writeSysvShm(ctx, rootIds.ipc_ns_id);
     faultPoint('images');
     writePipeData(ctx);
     writeFifoData(ctx);

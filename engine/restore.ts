@@ -31,6 +31,7 @@ import { closeOwnFds, restoreFds, restoreFs } from './objects/files.ts';
 import { restoreFileLocks } from './objects/file-locks.ts';
 import { releaseMemfds } from './objects/memfd.ts';
 import { abortInetRestore, finishInetRestore } from './objects/inet-sockets.ts';
+import { restorePosixTimers } from './objects/posix-timers.ts';
 import { checkPages, clearAddressSpace, findFreeArea, moveVdso, restoreMemory, restoreMmFields } from './objects/memory.ts';
 import { readMaps, readStat } from './proc/index.ts';
 import { RemoteProcess, SCRATCH_SIZE, findVdsoSyscall } from './remote.ts';
@@ -265,6 +266,8 @@ function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Set<numb
     cloneWithTid(rp, tid, CLONE.VM | CLONE.FS | CLONE.FILES | CLONE.SIGHAND | CLONE.THREAD | CLONE.SYSVSEM, 0);
   }
   for (const tid of tids) restoreThreadState(ctx, task, tid, rp.thread(tid));
+  // POSIX timers once every thread exists: a SIGEV_THREAD_ID timer names one.
+  restorePosixTimers(ctx, task);
   // Credentials last: once they are dropped, cryo may no longer be allowed to do the rest.
   for (const tid of tids) restoreCreds(ctx, task, tid, rp.thread(tid));
 }

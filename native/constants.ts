@@ -66,6 +66,8 @@ export const NR = {
   getpeername: 52, socketpair: 53, setsockopt: 54, getsockopt: 55, accept4: 288,
   epoll_create1: 291, epoll_ctl: 233, inotify_init1: 294, inotify_add_watch: 254, inotify_rm_watch: 255,
   open_by_handle_at: 304, ftruncate: 77,
+  timer_create: 222, timer_settime: 223, timer_gettime: 224, timer_getoverrun: 225, timer_delete: 226,
+  shmget: 29, shmat: 30, shmctl: 31, shmdt: 67,
 } as const;
 
 export const PROT = { NONE: 0, READ: 1, WRITE: 2, EXEC: 4 } as const;
@@ -93,7 +95,7 @@ export const PR = {
   SET_PDEATHSIG: 1, GET_PDEATHSIG: 2, GET_DUMPABLE: 3, SET_DUMPABLE: 4, SET_NAME: 15, GET_NAME: 16,
   GET_SECUREBITS: 27, SET_SECUREBITS: 28, SET_MM: 35, GET_TID_ADDRESS: 40, SET_CHILD_SUBREAPER: 36,
   GET_CHILD_SUBREAPER: 37, SET_NO_NEW_PRIVS: 38, GET_NO_NEW_PRIVS: 39, GET_THP_DISABLE: 42, SET_THP_DISABLE: 41,
-  CAPBSET_DROP: 24, CAP_AMBIENT: 47,
+  CAPBSET_DROP: 24, CAP_AMBIENT: 47, TIMER_CREATE_RESTORE_IDS: 77,
 } as const;
 export const PR_SET_MM_MAP = 14;
 export const PR_SET_MM_MAP_SIZE = 15;

@@ -10,3 +10,4 @@ export * from './socket.ts';
 export * from './tty.ts';
 export * from './fhandle.ts';
 export * from './inet.ts';
+export * from './ipc.ts';

@@ -24,6 +24,7 @@ import type { RemoteThread } from '../inject.ts';
 import { readComm, readLimits, readStatus, type ProcStatus } from '../proc/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { RemoteProcess } from '../remote.ts';
+import { collectPosixTimers } from './posix-timers.ts';
 import { emptyTls, entryToRegs, fpregsToXstate, regsToEntry, xstateToFpregs } from '../x86.ts';
 
 type Entry = Record<string, any>;
@@ -128,7 +129,7 @@ function collectItimers(rp: RemoteProcess): Entry {
     const b = rp.get(OUT, 32);
     return { isec: u64(b, 0), iusec: u64(b, 8), vsec: u64(b, 16), vusec: u64(b, 24) };
   };
-  return { real: one(0), virt: one(1), prof: one(2), posix: [] };
+  return { real: one(0), virt: one(1), prof: one(2) };
 }
 
 /** core entries of every thread of a task, leader first (the leader's carries `tc`). */
@@ -149,7 +150,7 @@ export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entr
     flags: task.proc.stat.flags,
     blk_sigset: leader.thread_core.blk_sigset,
     comm: readComm(pid),
-    timers: collectItimers(rp),
+    timers: { ...collectItimers(rp), posix: collectPosixTimers(task) },
     rlimits: { rlimits: rlimits.map((l) => ({ cur: l.cur, max: l.max })) },
     sigactions: collectSigactions(rp),
     oom_score_adj: parseInt(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8'), 10),
@@ -241,7 +242,6 @@ export function restoreThreadState(ctx: RestoreContext, task: RestoreTask, tid: 
     b.writeBigUInt64LE(BigInt(sas.ss_size), 16);
     t.call('sigaltstack', NR.sigaltstack, rp.put(IN, b), 0);
   }
-  if (tcore.pdeath_sig) t.call('prctl', NR.prctl, PR.SET_PDEATHSIG, Number(tcore.pdeath_sig), 0, 0, 0);
   const comm = (tcore.comm as string | undefined) ?? ((core.tc as Entry | undefined)?.comm as string | undefined);
   if (comm) t.call('prctl', NR.prctl, PR.SET_NAME, rp.putString(IN, comm.slice(0, 15)), 0, 0, 0);
   const rseq = tcore.rseq_entry as Entry | undefined;
@@ -262,6 +262,13 @@ export function restoreThreadState(ctx: RestoreContext, task: RestoreTask, tid: 
 
 /** Credentials, last of all: after them cryo may no longer be allowed to do the rest. */
 export function restoreCreds(ctx: RestoreContext, task: RestoreTask, tid: number, t: RemoteThread): void {
+  setCreds(ctx, task, tid, t);
+  // After the credentials: changing them resets the parent-death signal (as in CRIU's restorer).
+  const pdeath = Number(((task.cores.get(tid)!.thread_core ?? {}) as Entry).pdeath_sig ?? 0);
+  if (pdeath) t.call('prctl', NR.prctl, PR.SET_PDEATHSIG, pdeath, 0, 0, 0);
+}
+
+function setCreds(ctx: RestoreContext, task: RestoreTask, tid: number, t: RemoteThread): void {
   const rp = task.remote;
   const raw = ((task.cores.get(tid)!.thread_core ?? {}) as Entry).creds as Entry | undefined;
   if (!raw) return;

@@ -25,6 +25,7 @@ import { presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, t
 import { SCRATCH_SIZE } from '../remote.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
+import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
 
 type Entry = Record<string, any>;
 
@@ -89,6 +90,11 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
   if (v.path === '[vsyscall]') return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_VSYSCALL | VMA.ANON_PRIVATE } };
   if (v.path === '[vdso]') return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.AREA_VDSO | VMA.ANON_PRIVATE } };
   if (VVAR_PATHS.has(v.path)) return { vma: v, pages: 'none', entry: { ...base, flags: MAP.PRIVATE | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.AREA_VVAR | VMA.ANON_PRIVATE } };
+  if (v.path.startsWith('/SYSV') && v.shared) {
+    // SysV shared memory: the segment is dumped once by sysv-shm.ts and re-attached, no pages here
+    // (checked first: the inode is the shmid, and shmid 0 exists).
+    return { vma: v, pages: 'none', entry: { ...base, pgoff: v.offset, shmid: BigInt(v.inode), flags: MAP.SHARED, status: VMA.AREA_REGULAR | VMA.ANON_SHARED | VMA.AREA_SYSVIPC } };
+  }
   const anonymous = v.inode === 0;
   if (anonymous) {
     if (v.shared) {
@@ -106,7 +112,7 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
     if (v.path.startsWith('/dev/zero') || v.path.startsWith('/memfd:')) {
       return { vma: v, pages: 'all', entry: { ...base, pgoff: v.offset, shmid: BigInt(v.inode), flags: MAP.SHARED | MAP.ANONYMOUS, status: VMA.AREA_REGULAR | VMA.ANON_SHARED } };
     }
-    throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'SysV shared memory is not supported yet' });
+    throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'this kind of shared mapping is not supported yet' });
   }
   if (v.deleted) {
     throw new UnsupportedError(`${pid}: mapping of a deleted file ${v.path} at 0x${v.start.toString(16)}`, {
@@ -141,6 +147,7 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const { pid, stat } = proc;
   const vmas = readSmaps(pid);
   const planned = vmas.map((v) => planVma(ctx, pid, v));
+  collectSysvShm(ctx, pid, planned.filter((p) => p.entry.status & VMA.AREA_SYSVIPC).map((p) => p.entry));
   const exe = readExeLink(pid);
   const exeId = internRegFile(ctx, pid, exe.replace(/ \(deleted\)$/, ''), { mapped: true });
   const mm: Entry = {
@@ -299,7 +306,9 @@ const MAX_PREADV_BYTES = 1 << 30;
 export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry, pagemap: Entry[]): void {
   const rp = task.remote;
   const t = rp.leader;
-  const vmas = (mm.vmas ?? []) as Entry[];
+  const all = (mm.vmas ?? []) as Entry[];
+  // SysV shared memory is attached by sysv-shm.ts once everything else is in place.
+  const vmas = all.filter((v) => !(v.status & VMA.AREA_SYSVIPC));
   const head = pagemap[0] as Entry;
   const entries = pagemap.slice(1);
   const hasPages = new Set<Entry>();
@@ -393,6 +402,7 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     const madv = BigInt(v.madv ?? 0);
     for (let bit = 0; bit < 64; bit++) if ((madv >> BigInt(bit)) & 1n) t.raw(NR.madvise, start, len, bit);
   }
+  attachSysvShm(ctx, task, all.filter((v) => v.status & VMA.AREA_SYSVIPC));
 }
 
 /**

@@ -26,6 +26,9 @@ const HEAD_ONLY: Readonly<Record<string, readonly string[]>> = {
   pagemap_entry: ['nr_pages'],
 };
 
+/** crit 3.17.1's encoder fails on these: ipc_shm_handler.dump base64-decodes a str (Python 3 TypeError). */
+const CRIT_ENCODE_BROKEN = new Set(['IPCNS_SHM']);
+
 /** Kinds with fields crit --pretty renders as flag names, major:minor, socket names or IP addresses, which toCritJson doesn't. */
 const PRETTY_NOT_REPRODUCED = new Set(['MM', 'VMAS', 'PAGEMAP', 'FILES', 'REG_FILES', 'GHOST_FILE', 'MEMFD_INODE', 'INOTIFY_WD', 'IRMAP_CACHE', 'INETSK']);
 
@@ -109,7 +112,7 @@ test('crit decode reads every image cryo writes, and toCritJson matches it', asy
       }
 
       // Where crit's schema knows every field we wrote, its encoder gives back our exact bytes.
-      if (plain === toCritJson(img)) {
+      if (plain === toCritJson(img) && !CRIT_ENCODE_BROKEN.has(img.magic)) {
         const out = `${file}.crit`;
         await run('sh', ['-c', 'crit decode -i "$1" | crit encode -o "$2"', 'sh', file, out]);
         assert.ok(fs.readFileSync(out).equals(fs.readFileSync(file)), `${name}: crit decode | crit encode changed the bytes`);

@@ -310,9 +310,9 @@ export const MORE: readonly Sample[] = [
   { kind: 'TTY_DATA', entries: [{ tty_id: 7, data: Buffer.from('queued\r\n') }] },
   { kind: 'INETSK', entries: FILES.flatMap((f) => (f.isk === undefined ? [] : [f.isk])) },
   { kind: 'FIFO_DATA', entries: [{ pipe_id: 9, bytes: 3 }], payloads: [Buffer.from('abc')] },
-  { kind: 'EVENTPOLL_FILE', entries: [{ id: 9, flags: 0o2, fown }] },
+  { kind: 'EVENTPOLL_FILE', entries: [{ id: 21, flags: 0o2, fown }] },
   { kind: 'EVENTPOLL_TFD', entries: FILES.flatMap((f) => f.epfd?.tfd ?? []) },
-  { kind: 'INOTIFY_FILE', entries: [{ id: 10, flags: 0o4000, fown }] },
+  { kind: 'INOTIFY_FILE', entries: [{ id: 22, flags: 0o4000, fown }] },
   { kind: 'INOTIFY_WD', entries: FILES.flatMap((f) => f.ify?.wd ?? []) },
   {
     kind: 'MEMFD_INODE',
@@ -331,6 +331,15 @@ export const MORE: readonly Sample[] = [
     ],
   },
   { kind: 'IRMAP_CACHE', entries: [{ dev: 0x803, inode: 1234567n, path: '/tmp/watched' }] },
+  {
+    kind: 'IPCNS_SHM',
+    id: 9,
+    entries: [
+      { desc: { key: 0x43521234, uid: 1000, gid: 100, cuid: 0, cgid: 0, mode: 0o640, id: 32770 }, size: 6n, in_pagemaps: false },
+      { desc: { key: 0, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 0o1600, id: 3 }, size: 4n, in_pagemaps: false },
+    ],
+    payloads: [Buffer.from('sixsix'), Buffer.from('four')],
+  },
   { kind: 'STATS', id: 'dump', entries: [{ dump: DUMP_STATS }] },
   { kind: 'STATS', id: 'restore', entries: [{ restore: RESTORE_STATS }] },
 ];
