@@ -44,7 +44,8 @@ export const eventpollKind: FdKind = {
   },
   afterAll(_ctx, task, file, fd) {
     const ev = Buffer.alloc(12);
-    for (const w of (file.epfd as Record<string, any>).tfd as Record<string, any>[]) {
+    // An epoll set watching nothing has no tfd field at all (proto2: empty repeated fields are absent).
+    for (const w of ((file.epfd as Record<string, any>).tfd ?? []) as Record<string, any>[]) {
       ev.writeUInt32LE(Number(w.events) >>> 0, 0);
       ev.writeBigUInt64LE(BigInt(w.data), 4);
       task.remote.leader.call('epoll_ctl', NR.epoll_ctl, fd, EPOLL_CTL_ADD, Number(w.tfd), task.remote.put(EVENT_OFF, ev));

@@ -75,7 +75,7 @@ export const inotifyKind: FdKind = {
     const ify = file.ify as Record<string, any>;
     const fd = Number(t.call('inotify_init1', NR.inotify_init1, 0));
     // Lowest wd first: the fallback can only count upwards.
-    const watches = [...(ify.wd as Record<string, any>[])].sort((a, b) => a.wd - b.wd);
+    const watches = [...((ify.wd ?? []) as Record<string, any>[])].sort((a, b) => a.wd - b.wd);
     for (const w of watches) addWatch(task, fd, w);
     if (Number(ify.flags) & O_NONBLOCK) t.call('fcntl', NR.fcntl, fd, F.SETFL, O_NONBLOCK);
     return fd;
