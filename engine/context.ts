@@ -5,6 +5,7 @@ import type { Logger } from './log.ts';
 import type { RemoteProcess } from './remote.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
+import type { UnixDumpState, UnixRestoreState } from './objects/unix-sockets.ts';
 
 /** CRIU's ids are small counters; cryo hands out file ids and pages ids from here. */
 export class IdAllocator {
@@ -31,6 +32,8 @@ export interface DumpContext {
   readonly remaps: Record<string, unknown>[];
   /** pipes-data.img: the queued bytes of each pipe, by pipe inode. */
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
+  /** Unix sockets dumped so far and their queued data (set by the first one). */
+  unix?: UnixDumpState;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
@@ -48,6 +51,8 @@ export interface RestoreContext {
   readonly xsave: XsaveLayout;
   /** file_entry messages of files.img by id. */
   readonly files: Map<number, Record<string, any>>;
+  /** Unix sockets: the images' sockets, and built ends waiting for their fd, by file id (set by the first one). */
+  unix?: UnixRestoreState;
   readonly stats: { pages_restored: number };
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }

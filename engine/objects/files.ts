@@ -28,6 +28,7 @@ import { eventfdKind } from './eventfd.ts';
 import { FOWN, closeCryoPidfd, installFd, type FdFacts, type FdKind } from './fd-kind.ts';
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
+import { finishUnixDump, unixSocketKind } from './unix-sockets.ts';
 
 type Entry = Record<string, any>;
 
@@ -126,6 +127,7 @@ function dumpGhost(ctx: DumpContext, f: FdFacts, id: number, size: number, st: R
 
 /** Writes the images that collect across processes: files.img and remap-fpath.img. */
 export function writeFileImages(ctx: DumpContext): void {
+  finishUnixDump(ctx);
   ctx.images.write('FILES', ctx.files);
   if (ctx.remaps.length) ctx.images.write('REMAP_FPATH', ctx.remaps);
 }
@@ -181,10 +183,10 @@ export function writePipeData(ctx: DumpContext): void {
   if (data.length) ctx.images.write('PIPES_DATA', data.map((d) => d.entry), { payloads: data.map((d) => d.payload) });
 }
 
-const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, regularFile];
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, unixSocketKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
-  [/^socket:/, 'sockets are not supported yet (issue 4: unix and TCP sockets)'],
+  [/^socket:/, 'only unix sockets are supported yet (issue 4: TCP sockets)'],
   [/io_uring/, 'io_uring cannot be checkpointed (CRIU cannot either)'],
   [/^anon_inode:/, 'this kind of anonymous-inode file is not supported yet'],
   [/^\/memfd:/, 'memfd files are not supported yet'],
