@@ -57,6 +57,8 @@ const QUEUED = {
   dgc_q: '-',
   rel_q: 'rel-msg',
   sh1_q: 'last-words',
+  or0_q: 'orphan-data',
+  dl_q: '-',
 };
 
 test('unix sockets: pairs, listener + accepted connection, names, options, queues and shut-down halves survive', async (t) => {
@@ -86,6 +88,9 @@ test('unix sockets: pairs, listener + accepted connection, names, options, queue
   assert.equal(r['sh0_epipe'], '1', 'a SHUT_WR end can no longer write');
   assert.equal(r['sr1_epipe'], '1', 'the peer of a SHUT_RD end gets EPIPE');
   assert.equal(r['sr0_eof'], '1', 'a SHUT_RD end reads EOF');
+  assert.equal(r['or0_eof'], '1', 'the end whose peer was closed reads its data, then EOF');
+  assert.ok(!existsSync(join(dir, 'deleted.sock')), 'the unlinked socket file is unlinked again');
+  assert.match(after['dl'] ?? '', /\/deleted\.sock\/none$/, 'the unlinked socket keeps its name');
   assert.equal(r['accepted'], 'after-restore', 'the listener accepts a new client');
   assert.equal(answer, 'pong:after-restore\n');
 });
@@ -97,7 +102,7 @@ test('unix socket images: crit decodes files.img (UNIXSK) and sk-queues.img with
   await dumpOk(target.pid, img, ['--leave-running']);
   const files = await critDecode(join(img, 'files.img'));
   const usk = files.entries.filter((e) => e['type'] === 'UNIXSK').map((e) => e['usk']);
-  assert.equal(usk.length, 17, 'one UNIXSK entry per socket');
+  assert.equal(usk.length, 19, 'one UNIXSK entry per socket');
   const byIno = new Map(usk.map((u) => [u.ino, u]));
   for (const u of usk) if (u.peer) assert.ok(byIno.has(u.peer), `peer ${u.peer} of ${u.ino} is dumped`);
   // crit prints names with its unix_name conversion: bytes outside ASCII as =XX (the path's NUL too).

@@ -12,10 +12,12 @@
 //   rel  DGRAM bound to the relative name rel.sock (cwd DIR): "rel-msg" queued
 //   sh   socketpair(STREAM): sh0 wrote "last-words" then shutdown(SHUT_WR)
 //   sr   socketpair(STREAM): sr0 shutdown(SHUT_RD)
+//   or0  socketpair(STREAM) end whose peer wrote "orphan-data" and was closed
+//   dl   DGRAM bound to DIR/deleted.sock, then the file unlinked
 // On SIGUSR1 appends the state of each socket without touching the queues:
 //   NAME=type/nonblock/sndbuf/rcvbuf/passcred/reuseaddr/prio/rcvtimeo_ms/inq/acceptconn/sockname/peername
 // On SIGUSR2 reads every queue (NAME_q=msg|msg…, stream bytes joined), sends new data both ways on
-// each connection (flow_NAME=ok), checks the shut-down halves (sh1_eof, sh0_epipe, sr1_epipe, sr0_eof),
+// each connection (flow_NAME=ok), checks the shut-down halves (sh1_eof, sh0_epipe, sr1_epipe, sr0_eof, or0_eof),
 // and accepts one client on the listener, reads a line and answers "pong:LINE" (accepted=LINE).
 // "external PATH": only a stream socket connected to PATH. "pending": a listener with a connection
 // not accepted yet.
@@ -163,10 +165,10 @@ int main(int argc, char **argv) {
     for (;;) pause();
   }
 
-  int ss[2], ds[2], qs[2], sh[2], sr[2];
+  int ss[2], ds[2], qs[2], sh[2], sr[2], or[2];
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, ss) < 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, ds) < 0 ||
       socketpair(AF_UNIX, SOCK_SEQPACKET, 0, qs) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sh) < 0 ||
-      socketpair(AF_UNIX, SOCK_STREAM, 0, sr) < 0)
+      socketpair(AF_UNIX, SOCK_STREAM, 0, sr) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, or) < 0)
     die("socketpair");
   if (fcntl(ss[0], F_SETFL, O_NONBLOCK) < 0 || setint(ss[0], SO_SNDBUF, 65536) < 0 || setint(ss[1], SO_RCVBUF, 100000) < 0) die("ss opts");
   put(ss[0], "stream-a2b-1");
@@ -208,11 +210,17 @@ int main(int argc, char **argv) {
 
   put(sh[0], "last-words");
   if (shutdown(sh[0], SHUT_WR) < 0 || shutdown(sr[0], SHUT_RD) < 0) die("shutdown");
+  put(or[1], "orphan-data");
+  close(or[1]);
+  snprintf(path, sizeof path, "%s/deleted.sock", argv[2]);
+  int dl = bound(SOCK_DGRAM, path, 0);
+  if (unlink(path) < 0) die("unlink");
 
   const struct { const char *key; int fd; int stream; } all[] = {
       {"ss0", ss[0], 1}, {"ss1", ss[1], 1}, {"ds0", ds[0], 0}, {"ds1", ds[1], 0}, {"qs0", qs[0], 0}, {"qs1", qs[1], 0},
       {"lst", lst, 1},   {"cli", cli, 1},   {"srv", srv, 1},   {"abs", abs_, 0}, {"dgb", dgb, 0}, {"dgc", dgc, 0},
       {"rel", rel, 0},   {"sh0", sh[0], 1}, {"sh1", sh[1], 1}, {"sr0", sr[0], 1}, {"sr1", sr[1], 1},
+      {"or0", or[0], 1}, {"dl", dl, 0},
   };
   const int n = sizeof all / sizeof all[0];
   ready();
@@ -238,9 +246,10 @@ int main(int argc, char **argv) {
       int sh0_epipe = send(sh[0], "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE;
       int sr1_epipe = send(sr[1], "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE;
       int sr0_eof = recv(sr[0], buf, sizeof buf, MSG_DONTWAIT) == 0;
-      off += (size_t)snprintf(line + off, sizeof line - off, "flow_ss=%s flow_ds=%s flow_qs=%s flow_conn=%s flow_dg=%s sh1_eof=%d sh0_epipe=%d sr1_epipe=%d sr0_eof=%d ",
+      int or0_eof = recv(or[0], buf, sizeof buf, MSG_DONTWAIT) == 0;
+      off += (size_t)snprintf(line + off, sizeof line - off, "flow_ss=%s flow_ds=%s flow_qs=%s flow_conn=%s flow_dg=%s sh1_eof=%d sh0_epipe=%d sr1_epipe=%d sr0_eof=%d or0_eof=%d ",
                               okbad(flow(ss[0], ss[1], 0)), okbad(flow(ds[0], ds[1], 0)), okbad(flow(qs[0], qs[1], 0)),
-                              okbad(flow(cli, srv, 0)), okbad(flow(dgc, dgb, 1)), sh1_eof, sh0_epipe, sr1_epipe, sr0_eof);
+                              okbad(flow(cli, srv, 0)), okbad(flow(dgc, dgb, 1)), sh1_eof, sh0_epipe, sr1_epipe, sr0_eof, or0_eof);
       struct pollfd p = {lst, POLLIN, 0};
       char got[128] = "-";
       if (poll(&p, 1, 3000) == 1) {
