@@ -451,6 +451,9 @@ function build(st: UnixRestoreState, u: Entry): void {
     const [fa, fb] = socketpair(AF.UNIX, type | SOCK.CLOEXEC);
     applySockOpts(fa, u.opts as Entry);
     keep(st, u, fa);
+    // The dead sender's buffer size is unknown: make room for everything it left queued.
+    const queued = (st.queues.get(Number(u.id)) ?? []).reduce((n, p) => n + p.length, 0);
+    if (queued > 0) setsockoptInt(fb, SOL.SOCKET, SO.SNDBUFFORCE, 2 * queued + 65536);
     refill(st, u, fb);
     closeFd(fb);
     return shutdownAsDumped(fa, u);

@@ -146,6 +146,27 @@ export const FILES = [
   { type: 6, id: 6, efd: { id: 6, flags: 0o2004000, fown, counter: U64_MAX - 1n } },
   { type: 9, id: 7, sgfd: { id: 7, flags: 0o2000, fown, sigmask: (1n << 1n) | (1n << 14n) } },
   { type: 17, id: 8, tfd: { id: 8, flags: 0, fown, clockid: 1, ticks: 3n, settime_flags: 1, vsec: 1n, vnsec: 5n, isec: 2n, insec: 0n } },
+  {
+    type: 5, id: 9,
+    usk: {
+      id: 9, ino: 393092, type: 1, state: 10, flags: 0o4002, uflags: 0, backlog: 7, peer: 0, fown,
+      opts: {
+        so_sndbuf: 212992, so_rcvbuf: 200000, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 1n, so_rcv_tmo_usec: 500000n,
+        reuseaddr: true, so_priority: 3, so_rcvlowat: 1, so_mark: 0, so_passcred: false, so_passsec: false, so_dontroute: false,
+        so_no_check: false, so_filter: [0x28n, 0xffffffffffffffffn], so_reuseport: false, so_broadcast: false, so_keepalive: false, so_buf_lock: 0,
+      },
+      name: Buffer.from('/run/some dir/a=b.sock\0'), file_perms: { mode: 0o140755, uid: 0, gid: 0 }, name_dir: '/run', deleted: false, ns_id: 1, mnt_id: -1,
+    },
+  },
+  {
+    type: 5, id: 10,
+    usk: {
+      id: 10, ino: 393093, type: 2, state: 1, flags: 2, uflags: 0, backlog: 0, peer: 393094, fown,
+      opts: { so_sndbuf: 212992, so_rcvbuf: 212992, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
+      // abstract, with bytes crit quotes, and long enough for soft line breaks
+      name: Buffer.concat([Buffer.from([0, 0xff, 0x09]), Buffer.from('x'.repeat(90)), Buffer.from(' ')]), shutdown: 2,
+    },
+  },
 ];
 
 export const FDINFO = [
@@ -156,6 +177,8 @@ export const FDINFO = [
   { id: 6, flags: 1, type: 6, fd: 5 },
   { id: 7, flags: 1, type: 9, fd: 6 },
   { id: 8, flags: 1, type: 17, fd: 7 },
+  { id: 9, flags: 1, type: 5, fd: 8 },
+  { id: 10, flags: 0, type: 5, fd: 9 },
 ];
 
 export const GHOST_CONTENT = Buffer.from(range(200, (i) => i));
@@ -191,6 +214,11 @@ export const DUMP: readonly Sample[] = [
     kind: 'PIPES_DATA',
     entries: [{ pipe_id: 777, bytes: 5, size: 65536 }, { pipe_id: 778, bytes: 0 }, { pipe_id: 779, bytes: 100 }],
     payloads: [Buffer.from('hello'), Buffer.alloc(0), Buffer.from(range(100, (i) => 255 - i))],
+  },
+  {
+    kind: 'SK_QUEUES',
+    entries: [{ id_for: 10, length: 5 }, { id_for: 10, length: 0 }, { id_for: 9, length: 3, scm: [{ type: 1, rights: [4, 5] }] }],
+    payloads: [Buffer.from('hello'), Buffer.alloc(0), Buffer.from([0, 1, 2])],
   },
   {
     kind: 'GHOST_FILE', id: 0x1a,
@@ -236,6 +264,7 @@ export const MORE: readonly Sample[] = [
   { kind: 'EVENTFD_FILE', entries: FILES.flatMap((f) => (f.efd === undefined ? [] : [f.efd])) },
   { kind: 'SIGNALFD', entries: FILES.flatMap((f) => (f.sgfd === undefined ? [] : [f.sgfd])) },
   { kind: 'TIMERFD', entries: FILES.flatMap((f) => (f.tfd === undefined ? [] : [f.tfd])) },
+  { kind: 'UNIXSK', entries: FILES.flatMap((f) => (f.usk === undefined ? [] : [f.usk])) },
   { kind: 'FIFO_DATA', entries: [{ pipe_id: 9, bytes: 3 }], payloads: [Buffer.from('abc')] },
   { kind: 'STATS', id: 'dump', entries: [{ dump: DUMP_STATS }] },
   { kind: 'STATS', id: 'restore', entries: [{ restore: RESTORE_STATS }] },
