@@ -10,6 +10,7 @@ import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 import type { MemfdInode } from './objects/memfd.ts';
+import type { UnixDumpState, UnixRestoreState } from './objects/unix-sockets.ts';
 
 /** CRIU's ids are small counters; cryo hands out file ids and pages ids from here. */
 export class IdAllocator {
@@ -46,6 +47,8 @@ export interface DumpContext {
   readonly fileLocks: boolean;
   /** filelocks.img entries. */
   readonly locks: Record<string, unknown>[];
+  /** Unix sockets dumped so far and their queued data (set by the first one). */
+  unix?: UnixDumpState;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
   readonly shellJob?: boolean | undefined;
@@ -89,6 +92,8 @@ export interface RestoreContext {
   memfds?: Map<number, MemfdInode>;
   /** fifo-data.img by pipe_id, and the FIFOs already refilled (once per FIFO, whoever opens it first). */
   fifos?: { readonly data: Map<number, { entry: Record<string, any>; payload?: Buffer }>; readonly filled: Set<number> };
+  /** Unix sockets: the images' sockets, and built ends waiting for their fd, by file id (set by the first one). */
+  unix?: UnixRestoreState;
   readonly stats: { pages_restored: number };
   /** `--shell-job`: terminals from outside the tree get cryo's own. */
   readonly shellJob?: boolean | undefined;

@@ -145,5 +145,7 @@ export function recvFrom(fd: number, buf: Uint8Array, flags = 0): { n: number; f
   len.writeUInt32LE(a.length, 0);
   const n = check(syscallArgs(NR.recvfrom, fd, buf, buf.byteLength, flags, a, len), 'recvfrom', `fd ${fd}`);
   const l = len.readUInt32LE(0);
-  return { n, from: l > 0 ? decodeSockAddr(a, l) : undefined };
+  // Only the families SockAddr describes (a netlink reply comes from AF_NETLINK).
+  const known = l >= 2 && [AF.UNIX, AF.INET, AF.INET6].includes(a.readUInt16LE(0) as 1);
+  return { n, from: known ? decodeSockAddr(a, l) : undefined };
 }

@@ -34,6 +34,8 @@ export interface FieldInfo {
   readonly hex: boolean;
   /** `(criu).dict`: name of crit's value → name table for --pretty. */
   readonly dict?: string;
+  /** `(criu).conv`: crit's own text form of a bytes field (unix_name). */
+  readonly conv?: string;
 }
 
 export interface MessageInfo {
@@ -141,7 +143,8 @@ export function messageInfo(name: string): MessageInfo {
       const rule = f.repeated ? 'repeated' : f.rule === 'required' ? 'required' : 'optional';
       const base = { name: f.name, id: f.id, rule, type: f.type, hex: f.getOption('(criu).hex') === true } as const;
       const dict = f.getOption('(criu).dict') as string | undefined;
-      const withDict = dict === undefined ? base : { ...base, dict };
+      const conv = f.getOption('(criu).conv') as string | undefined;
+      const withDict = { ...base, ...(dict === undefined ? {} : { dict }), ...(conv === undefined ? {} : { conv }) };
       const rt = f.resolvedType;
       if (rt instanceof protobuf.Type) return { ...withDict, kind: 'message', signed: false, message: typeName(rt) };
       if (rt instanceof protobuf.Enum) {

@@ -20,7 +20,60 @@ interface JsonObject {
 // (C: 2 = dead, 3 = stopped); we print what crit prints.
 const DICTS: Readonly<Record<string, Readonly<Record<string, Readonly<Record<number, string>>>>>> = {
   gen: { task_state: { 1: 'Alive', 3: 'Zombie', 6: 'Stopped' } },
+  sk: {
+    type: { 1: 'STREAM', 2: 'DGRAM', 3: 'RAW', 5: 'SEQPACKET', 10: 'PACKET' },
+    state: { 1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT', 7: 'CLOSE', 8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN' },
+  },
 };
+
+/**
+ * crit's unix_name: Python's quopri.encodestring (binascii.b2a_qp, text mode): printable ASCII as
+ * is, other bytes and '=' as =XX, whitespace before a line end or at the end encoded, soft line
+ * breaks ("=\n") keeping lines under 76 characters.
+ */
+export function quotedPrintable(data: Uint8Array): string {
+  const MAX = 76;
+  const nl = data.indexOf(0x0a);
+  const crlf = nl > 0 && data[nl - 1] === 0x0d;
+  const eol = crlf ? '\r\n' : '\n';
+  const hex = (c: number): string => `=${c.toString(16).toUpperCase().padStart(2, '0')}`;
+  let out = '';
+  let line = 0;
+  for (let i = 0; i < data.length; ) {
+    const c = data[i]!;
+    const next = data[i + 1];
+    const last = i + 1 === data.length;
+    const encode =
+      c > 126 || c === 0x3d ||
+      (c === 0x2e && line === 0 && (last || next === 0x0a || next === 0x0d || next === 0)) ||
+      ((c === 0x09 || c === 0x20) && last) ||
+      (c < 33 && c !== 0x0d && c !== 0x0a && c !== 0x09 && c !== 0x20);
+    if (encode) {
+      if (line + 3 >= MAX) {
+        out += `=${eol}`;
+        line = 0;
+      }
+      out += hex(c);
+      line += 3;
+      i++;
+    } else if (c === 0x0a || (c === 0x0d && next === 0x0a)) {
+      line = 0;
+      const prev = out.charCodeAt(out.length - 1);
+      if (out.length && (prev === 0x20 || prev === 0x09)) out = out.slice(0, -1) + hex(prev);
+      out += eol;
+      i += c === 0x0d ? 2 : 1;
+    } else {
+      if (!last && next !== 0x0a && line + 1 >= MAX) {
+        out += `=${eol}`;
+        line = 0;
+      }
+      line++;
+      out += String.fromCharCode(c);
+      i++;
+    }
+  }
+  return out;
+}
 
 /** Python's base64.encodebytes: 76-character lines, each ending in "\n" ("" for no bytes). */
 export function encodeBytesBase64(buf: Uint8Array): string {
@@ -35,7 +88,7 @@ function valueToJson(f: FieldInfo, v: unknown, pretty: boolean, hex: boolean): J
     case 'message':
       return messageToJson(f.message!, v as Entry, pretty, hex);
     case 'bytes':
-      return encodeBytesBase64(v as Uint8Array);
+      return f.conv === 'unix_name' ? quotedPrintable(v as Uint8Array) : encodeBytesBase64(v as Uint8Array);
     case 'enum': {
       const n = v as number;
       return f.enumNames!.get(n) ?? n;

@@ -33,6 +33,7 @@ import { inetSocketKind } from './inet-sockets.ts';
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
 import { ttyKind, writeTtyImages } from './tty.ts';
+import { finishUnixDump, unixSocketKind } from './unix-sockets.ts';
 
 type Entry = Record<string, any>;
 
@@ -128,6 +129,7 @@ function dumpGhost(ctx: DumpContext, f: FdFacts, id: number, size: number, st: R
 /** Writes the images that collect across processes: files.img and remap-fpath.img. */
 export function writeFileImages(ctx: DumpContext): void {
   writeTtyImages(ctx);
+  finishUnixDump(ctx);
   ctx.images.write('FILES', ctx.files);
   if (ctx.remaps.length) ctx.images.write('REMAP_FPATH', ctx.remaps);
 }
@@ -160,10 +162,10 @@ export function writePipeData(ctx: DumpContext): void {
 }
 
 // Before regularFile: memfds, FIFOs and terminals have paths too.
-const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, eventpollKind, inotifyKind, memfdKind, fifoKind, inetSocketKind, ttyKind, regularFile];
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, eventpollKind, inotifyKind, memfdKind, fifoKind, unixSocketKind, inetSocketKind, ttyKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
-  [/^socket:/, 'only IPv4/IPv6 TCP and UDP sockets are supported yet (unix sockets: issue 4)'],
+  [/^socket:/, 'only unix, IPv4 and IPv6 (TCP, UDP) sockets are supported (not netlink, packet …)'],
   [/io_uring/, 'io_uring cannot be checkpointed (CRIU cannot either)'],
   [/^anon_inode:/, 'this kind of anonymous-inode file is not supported yet'],
 ];

@@ -153,9 +153,9 @@ test('kinds without a schema yet are recognised and refused clearly', () => {
     b.writeUInt32LE(n);
     return b;
   };
-  const buf = Buffer.concat([u32(0x54564319), u32(0x56264026), u32(0)]);
-  fs.writeFileSync(path.join(dir, 'sk-queues.img'), buf);
-  assert.throws(() => decodeImageFile(path.join(dir, 'sk-queues.img')), imageError(/sk-queues\.img: SK_QUEUES entries \(sk_packet_entry\) are not described in schemas\/criu yet/));
+  const buf = Buffer.concat([u32(0x54564319), u32(0x57506142), u32(0)]);
+  fs.writeFileSync(path.join(dir, 'bpfmap-file.img'), buf);
+  assert.throws(() => decodeImageFile(path.join(dir, 'bpfmap-file.img')), imageError(/bpfmap-file\.img: BPFMAP_FILE entries \(bpfmap_file_entry\) are not described in schemas\/criu yet/));
 });
 
 test('bad objects are refused on encode', () => {

@@ -195,6 +195,27 @@ export const FILES = [
   { type: 1, id: 23, reg: { id: 23, flags: 0o4000, pos: 0n, fown, name: '/tmp/the.fifo', mode: 0o10600 } },
   { type: 3, id: 24, fifo: { id: 24, pipe_id: 9, regf_id: 23 } },
   { type: 18, id: 25, memfd: { id: 25, flags: 0o100002, pos: 5000n, fown, inode_id: 1 } },
+  {
+    type: 5, id: 28,
+    usk: {
+      id: 28, ino: 393092, type: 1, state: 10, flags: 0o4002, uflags: 0, backlog: 7, peer: 0, fown,
+      opts: {
+        so_sndbuf: 212992, so_rcvbuf: 200000, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 1n, so_rcv_tmo_usec: 500000n,
+        reuseaddr: true, so_priority: 3, so_rcvlowat: 1, so_mark: 0, so_passcred: false, so_passsec: false, so_dontroute: false,
+        so_no_check: false, so_filter: [0x28n, 0xffffffffffffffffn], so_reuseport: false, so_broadcast: false, so_keepalive: false, so_buf_lock: 0,
+      },
+      name: Buffer.from('/run/some dir/a=b.sock\0'), file_perms: { mode: 0o140755, uid: 0, gid: 0 }, name_dir: '/run', deleted: false, ns_id: 1, mnt_id: -1,
+    },
+  },
+  {
+    type: 5, id: 29,
+    usk: {
+      id: 29, ino: 393093, type: 2, state: 1, flags: 2, uflags: 0, backlog: 0, peer: 393094, fown,
+      opts: { so_sndbuf: 212992, so_rcvbuf: 212992, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
+      // abstract, with bytes crit quotes, and long enough for soft line breaks
+      name: Buffer.concat([Buffer.from([0, 0xff, 0x09]), Buffer.from('x'.repeat(90)), Buffer.from(' ')]), shutdown: 2,
+    },
+  },
 ];
 
 const termios = (speed: number) => ({
@@ -224,6 +245,8 @@ export const FDINFO = [
   { id: 10, flags: 0, type: 11, fd: 9 },
   { id: 26, flags: 0, type: 4, fd: 10 },
   { id: 27, flags: 1, type: 4, fd: 11 },
+  { id: 28, flags: 1, type: 5, fd: 12 },
+  { id: 29, flags: 0, type: 5, fd: 13 },
 ];
 
 export const GHOST_CONTENT = Buffer.from(range(200, (i) => i));
@@ -261,6 +284,11 @@ export const DUMP: readonly Sample[] = [
     kind: 'PIPES_DATA',
     entries: [{ pipe_id: 777, bytes: 5, size: 65536 }, { pipe_id: 778, bytes: 0 }, { pipe_id: 779, bytes: 100 }],
     payloads: [Buffer.from('hello'), Buffer.alloc(0), Buffer.from(range(100, (i) => 255 - i))],
+  },
+  {
+    kind: 'SK_QUEUES',
+    entries: [{ id_for: 29, length: 5 }, { id_for: 29, length: 0 }, { id_for: 28, length: 3, scm: [{ type: 1, rights: [4, 5] }] }],
+    payloads: [Buffer.from('hello'), Buffer.alloc(0), Buffer.from([0, 1, 2])],
   },
   {
     kind: 'GHOST_FILE', id: 0x1a,
@@ -309,6 +337,7 @@ export const MORE: readonly Sample[] = [
   { kind: 'TTY_FILES', entries: FILES.flatMap((f) => (f.tty === undefined ? [] : [f.tty])) },
   { kind: 'TTY_DATA', entries: [{ tty_id: 7, data: Buffer.from('queued\r\n') }] },
   { kind: 'INETSK', entries: FILES.flatMap((f) => (f.isk === undefined ? [] : [f.isk])) },
+  { kind: 'UNIXSK', entries: FILES.flatMap((f) => (f.usk === undefined ? [] : [f.usk])) },
   { kind: 'FIFO_DATA', entries: [{ pipe_id: 9, bytes: 3 }], payloads: [Buffer.from('abc')] },
   { kind: 'EVENTPOLL_FILE', entries: [{ id: 21, flags: 0o2, fown }] },
   { kind: 'EVENTPOLL_TFD', entries: FILES.flatMap((f) => f.epfd?.tfd ?? []) },
