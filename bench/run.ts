@@ -10,7 +10,11 @@
 // Wall times are of the whole command (cryo: `node bin/cryo.js …`, including Node's start-up;
 // CRIU: the binary), frozen times come from the dump statistics (stats-dump).
 //
-//   node dist/bench/run.js [--quick] [--case NAME]... [--runs N]
+//   node dist/bench/run.js [--quick] [--case NAME]... [--runs N] [--baseline OTHER/bin/cryo.js]
+//
+// --baseline runs a second cryo build (e.g. a copy of an earlier commit's bin/ + dist/) interleaved
+// with this one, the same way as CRIU_BIN, so that an optimisation is measured A/B in the same
+// minutes on a shared machine; the table then shows this build / baseline.
 //
 // A full run writes bench/results/latest.{md,json} and a copy under bench/results/history/;
 // --quick / --case / --runs write bench/results/partial.{md,json} instead.
@@ -43,6 +47,7 @@ interface Options {
   cases: string[];
   runs: number;
   runsGiven: boolean;
+  baseline?: string;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -56,12 +61,13 @@ function parseArgs(argv: readonly string[]): Options {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--case' || a.startsWith('--case=')) o.cases.push(value());
+    else if (a === '--baseline' || a.startsWith('--baseline=')) o.baseline = value();
     else if (a === '--runs' || a.startsWith('--runs=')) {
       o.runs = Number(value());
       o.runsGiven = true;
       if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs needs a positive integer');
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node dist/bench/run.js [--quick] [--case NAME]... [--runs N]\n');
+      process.stdout.write('usage: node dist/bench/run.js [--quick] [--case NAME]... [--runs N] [--baseline OTHER/bin/cryo.js]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -96,21 +102,27 @@ const CASES: readonly CaseDef[] = [
 // ---------- tools ----------
 
 interface Tool {
-  readonly name: 'cryo' | 'criu';
+  readonly name: 'cryo' | 'criu' | 'base';
+  /** Table heading. */
+  readonly label: string;
   dumpCmd(pid: number, dir: string, leaveRunning: boolean): string[];
   restoreCmd(dir: string): string[];
 }
 
-const cryoTool: Tool = {
-  name: 'cryo',
-  dumpCmd: (pid, dir, r) => [process.execPath, CRYO, 'dump', '-t', String(pid), '-D', dir, ...(r ? ['-R'] : []), '--json'],
-  restoreCmd: (dir) => [process.execPath, CRYO, 'restore', '-D', dir, '-d', '--json'],
-};
+function cryoTool(name: 'cryo' | 'base', cli: string): Tool {
+  return {
+    name,
+    label: name === 'cryo' ? 'cryo' : 'baseline',
+    dumpCmd: (pid, dir, r) => [process.execPath, cli, 'dump', '-t', String(pid), '-D', dir, ...(r ? ['-R'] : []), '--json'],
+    restoreCmd: (dir) => [process.execPath, cli, 'restore', '-D', dir, '-d', '--json'],
+  };
+}
 
 function criuTool(bin: string): Tool {
   // The targets are session leaders, so no --shell-job; logs go to the images directory.
   return {
     name: 'criu',
+    label: 'CRIU',
     dumpCmd: (pid, dir, r) => [bin, 'dump', '-t', String(pid), '-D', dir, ...(r ? ['-R'] : []), '-o', 'dump.log'],
     restoreCmd: (dir) => [bin, 'restore', '-D', dir, '-d', '-o', 'restore.log'],
   };
@@ -307,7 +319,7 @@ const OP_TIMEOUT = 300_000;
 
 async function timedDump(tool: Tool, pid: number, dir: string, leaveRunning: boolean): Promise<DumpSample> {
   const r = await runCmd(tool.dumpCmd(pid, dir, leaveRunning), OP_TIMEOUT);
-  const stats = tool.name === 'cryo' ? (JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>) : readStats(join(dir, 'stats-dump'), 'dump');
+  const stats = tool.name !== 'criu' ? (JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>) : readStats(join(dir, 'stats-dump'), 'dump');
   return { wallMs: r.ms, frozenUs: Number(stats['frozen_time']), imageBytes: dirBytes(dir), pagesBytes: dirBytes(dir, /^pages-\d+\.img$/), stats: pick(stats) };
 }
 
@@ -337,7 +349,7 @@ async function oneRun(c: CaseDef, tool: Tool, bin: string, run: number, warmup: 
     const r = await runCmd(tool.restoreCmd(img), OP_TIMEOUT);
     let pid = target.pid;
     let stats: Record<string, number>;
-    if (tool.name === 'cryo') {
+    if (tool.name !== 'criu') {
       const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
       pid = Number(j['pid']);
       stats = pick(j);
@@ -448,17 +460,18 @@ interface CaseResult {
   readonly summary: Record<string, Record<OpName, OpSummary>>;
 }
 
-function markdownTable(results: readonly CaseResult[], withCriu: boolean): string {
+function markdownTable(results: readonly CaseResult[], other: Tool | undefined): string {
   const head = ['case', 'op', 'cryo wall', 'cryo frozen', 'cryo MB/s', 'image'];
-  if (withCriu) head.push('CRIU wall', 'CRIU frozen', 'CRIU MB/s', 'CRIU image', 'wall cryo/CRIU', 'frozen cryo/CRIU');
+  const o = other?.label;
+  if (other) head.push(`${o} wall`, `${o} frozen`, `${o} MB/s`, `${o} image`, `wall cryo/${o}`, `frozen cryo/${o}`);
   const rows = [head, head.map(() => '---')];
   for (const r of results) {
     for (const { op, label } of OPS) {
       const a = r.summary['cryo']![op];
       const fail = (s: OpSummary): string => (s.failures ? ` ⚠${s.failures} failed` : '');
       const row = [r.name, label, fmtSpread(a.wallMs) + fail(a), op === 'restore' ? '—' : fmtSpread(a.frozenMs), a.mbps !== undefined ? a.mbps.toFixed(0) : '—', fmtBytes(a.imageBytes)];
-      if (withCriu) {
-        const b = r.summary['criu']![op];
+      if (other) {
+        const b = r.summary[other.name]![op];
         row.push(
           fmtSpread(b.wallMs) + fail(b),
           op === 'restore' ? '—' : fmtSpread(b.frozenMs),
@@ -556,7 +569,12 @@ async function main(): Promise<void> {
     if (!cases.length) throw new Error(`no case matches ${opts.cases.join(', ')}; cases: ${CASES.map((c) => c.name).join(', ')}`);
   }
   const criuBin = process.env['CRIU_BIN'];
-  const tools: Tool[] = [cryoTool];
+  const tools: Tool[] = [cryoTool('cryo', CRYO)];
+  if (criuBin && opts.baseline) throw new Error('CRIU_BIN and --baseline: one comparison at a time');
+  if (opts.baseline) {
+    if (!existsSync(opts.baseline)) throw new Error(`--baseline ${opts.baseline} does not exist`);
+    tools.push(cryoTool('base', opts.baseline));
+  }
   if (criuBin) {
     if (!existsSync(criuBin)) throw new Error(`CRIU_BIN=${criuBin} does not exist`);
     tools.push(criuTool(criuBin));
@@ -596,8 +614,8 @@ async function main(): Promise<void> {
   const elapsed = (Date.now() - t0) / 1000;
   const m = machine();
   const date = new Date().toISOString();
-  const full = !opts.quick && !opts.cases.length && !opts.runsGiven;
-  const table = markdownTable(results, tools.length > 1);
+  const full = !opts.quick && !opts.cases.length && !opts.runsGiven && !opts.baseline;
+  const table = markdownTable(results, tools[1]);
   // One line per distinct failure (first line of the message, scratch paths shortened).
   const failureRuns = new Map<string, string[]>();
   for (const r of results)
@@ -609,7 +627,7 @@ async function main(): Promise<void> {
   const md = [
     `# cryo benchmark${full ? '' : ' (partial run)'}`,
     '',
-    `${date} · kernel ${m['kernel']} · ${m['cpus']} × ${m['cpu']} · ${m['memGiB']} GiB · Node ${m['node']} · commit ${m['commit']} · load average at the end ${m['loadavg']}` + (criuBin ? ` · CRIU ${criuBin}` : ''),
+    `${date} · kernel ${m['kernel']} · ${m['cpus']} × ${m['cpu']} · ${m['memGiB']} GiB · Node ${m['node']} · commit ${m['commit']} · load average at the end ${m['loadavg']}` + (criuBin ? ` · CRIU ${criuBin}` : '') + (opts.baseline ? ` · baseline ${opts.baseline}` : ''),
     '',
     `Medians of ${opts.runs} runs after 1 warm-up, (min–max) in the median's unit. **wall**: the whole command` +
       ` (\`node bin/cryo.js dump|restore …\`, including the CLI's start-up: \`cryo --help\` takes ${fmtMs(startup)}, \`node -e 0\` ${fmtMs(nodeStartup)}); **frozen**: frozen_time from stats-dump;` +
@@ -630,7 +648,7 @@ async function main(): Promise<void> {
     `Total bench time ${elapsed.toFixed(0)} s.`,
     '',
   ].join('\n');
-  const json = { date, machine: m, criu: criuBin ?? null, runs: opts.runs, warmups: 1, cliStartupMs: startup, nodeStartupMs: nodeStartup, elapsedSec: elapsed, cases: results };
+  const json = { date, machine: m, criu: criuBin ?? null, baseline: opts.baseline ?? null, runs: opts.runs, warmups: 1, cliStartupMs: startup, nodeStartupMs: nodeStartup, elapsedSec: elapsed, cases: results };
   const jsonText = `${JSON.stringify(json, null, 1)}\n`;
   if (full) {
     writeFileSync(join(RESULTS, 'latest.md'), md);

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { InputError } from '../errors.ts';
-import { createLogger, type Logger, type LogLevel, type Progress } from '../engine/index.ts';
+import type { Logger, LogLevel, Progress } from '../engine/index.ts';
 
 export interface LogArgs {
   readonly verbosity?: number;
@@ -18,7 +18,9 @@ export function withLogOptions<T>(y: Argv<T>): Argv<T & LogArgs> {
 }
 
 /** `dir` is the images directory; `create` makes it (dump) so that a relative log file can live there. */
-export function loggerFor(args: LogArgs, dir?: string, create = false): Logger {
+export async function loggerFor(args: LogArgs, dir?: string, create = false): Promise<Logger> {
+  // Imported here, not at the top: the commands that log load the engine, the others need not.
+  const { createLogger } = await import('../engine/index.ts');
   const level = Math.max(0, Math.min(4, args.verbosity ?? 2)) as LogLevel;
   let file = args['log-file'];
   // CRIU: a relative log file is relative to the images (work) directory.

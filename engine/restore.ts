@@ -333,7 +333,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
   const log = opts.log ?? silentLogger;
   const t0 = performance.now();
   const images = new ImageReader(opts.imagesDir);
-  images.verify();
+  // The pages are hashed in the background while the tasks are rebuilt; checked before they run.
+  const pagesHashes = images.verifyDeferred();
   const ctx: RestoreContext = {
     images,
     imagesDir: opts.imagesDir,
@@ -394,6 +395,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     for (const b of building) if (!b.lp.zombie) restoreProcess(ctx, b, fdTablesDone);
     releaseMemfds(ctx);
     for (const b of building) if (!b.lp.zombie) finishProcess(ctx, b);
+    pagesHashes.wait();
     closeOwnFds(ctx);
     const zombies = building.filter((b) => b.lp.zombie);
     for (const b of zombies) exitAsZombie(b);
@@ -423,6 +425,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     return { pid, pids, stats, wait: (signal?: AbortSignal) => waitExit(pid, signal) };
   } catch (e) {
     abortInetRestore(ctx);
+    pagesHashes.cancel();
     helper?.kill();
     closeOwnFds(ctx);
     // Children first: each is reaped by cryo (tracer) before its parent goes.

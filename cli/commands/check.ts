@@ -1,6 +1,5 @@
 // `cryo check [--json]`: like `criu check`, probes the kernel features dump and restore need.
 import type { CommandModule } from 'yargs';
-import { checkKernel } from '../../engine/index.ts';
 
 interface Args {
   readonly json?: boolean;
@@ -10,7 +9,8 @@ export const checkCommand: CommandModule<object, Args> = {
   command: 'check',
   describe: 'Check that this kernel supports what cryo needs; prints "Looks good." when it does',
   builder: (y) => y.option('json', { type: 'boolean', describe: 'print every probe as JSON' }) as never,
-  handler: (argv) => {
+  handler: async (argv) => {
+    const { checkKernel } = await import('../../engine/index.ts');
     const results = checkKernel();
     const requiredOk = results.filter((r) => r.level === 'required').every((r) => r.ok);
     const allOk = results.every((r) => r.ok);

@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../errors.ts';
-import { actionScripts, dump } from '../../engine/index.ts';
 import { fmtBytes, fmtUs, loggerFor, progressReporter, withLogOptions, type LogArgs } from '../common.ts';
 
 interface Args extends LogArgs {
@@ -42,7 +41,8 @@ export const dumpCommand: CommandModule<object, Args> = {
     let pid = argv.tree;
     if (pid === undefined && argv.pidfile) pid = Number(readFileSync(argv.pidfile, 'utf8').trim());
     if (pid === undefined || !Number.isInteger(pid)) throw new InputError('no process given: use -t PID (or --pidfile FILE)');
-    const log = loggerFor(argv, argv['images-dir'], true);
+    const log = await loggerFor(argv, argv['images-dir'], true);
+    const { actionScripts, dump } = await import('../../engine/index.ts');
     const progress = progressReporter('dump');
     const ac = new AbortController();
     const onSigint = (): void => ac.abort();

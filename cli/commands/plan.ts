@@ -1,6 +1,5 @@
 // `cryo plan FILE [--input k=v]…`: the resolved steps and hooks; nothing is executed.
 import type { CommandModule } from 'yargs';
-import { formatPlan, parseInputFlags, planFile, planToJSON } from '../../runner/index.ts';
 
 interface Args {
   readonly file: string;
@@ -17,6 +16,7 @@ export const planCommand: CommandModule<object, Args> = {
       .option('input', { alias: 'i', type: 'string', array: true, describe: 'NAME=VALUE for an input (repeatable)' })
       .option('json', { type: 'boolean', describe: 'print the plan as JSON' }) as never,
   handler: async (argv) => {
+    const { formatPlan, parseInputFlags, planFile, planToJSON } = await import('../../runner/index.ts');
     const plan = await planFile(argv.file, { inputs: parseInputFlags(argv.input) });
     process.stdout.write(argv.json ? `${JSON.stringify(planToJSON(plan), null, 2)}\n` : `${formatPlan(plan)}\n`);
   },

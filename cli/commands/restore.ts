@@ -5,8 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../errors.ts';
-import { actionScripts, execAfterRestore, restore } from '../../engine/index.ts';
-import { unpackImages } from '../../runner/index.ts';
 import { fmtUs, loggerFor, progressReporter, withLogOptions, type LogArgs } from '../common.ts';
 
 interface Args extends LogArgs {
@@ -46,10 +44,12 @@ export const restoreCommand: CommandModule<object, Args> = {
     let unpacked: string | undefined;
     if (statSync(dir, { throwIfNoEntry: false })?.isFile()) {
       unpacked = mkdtempSync(join(tmpdir(), 'cryo-restore-'));
+      const { unpackImages } = await import('../../runner/index.ts');
       await unpackImages(dir, unpacked);
       dir = unpacked;
     }
-    const log = loggerFor(argv, dir);
+    const log = await loggerFor(argv, dir);
+    const { actionScripts, execAfterRestore, restore } = await import('../../engine/index.ts');
     const progress = progressReporter('restore');
     try {
       const tree = await restore({

@@ -2,9 +2,6 @@
 // failed step. Ctrl-C stops the running step and the main steps (finally steps still run);
 // a second Ctrl-C stops the finally steps too; a third exits at once.
 import type { CommandModule } from 'yargs';
-import { actionScripts } from '../../engine/index.ts';
-import { running } from '../../engine/index.ts';
-import { WorkflowCancelledError, WorkflowFailedError, formatSummary, jsonReporter, parseInputFlags, runWorkflow, textReporter } from '../../runner/index.ts';
 
 interface Args {
   readonly file: string;
@@ -23,6 +20,8 @@ export const runCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', describe: 'NDJSON events on stdout instead of progress' })
       .option('action-script', { type: 'string', array: true, describe: 'CRIU action script run at every hook moment (repeatable)' }) as never,
   handler: async (argv) => {
+    const { actionScripts, running } = await import('../../engine/index.ts');
+    const { WorkflowCancelledError, WorkflowFailedError, formatSummary, jsonReporter, parseInputFlags, runWorkflow, textReporter } = await import('../../runner/index.ts');
     const main = new AbortController();
     const fin = new AbortController();
     const sigints = { n: 0 };

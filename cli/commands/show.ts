@@ -2,7 +2,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { decodeImageFile, toCritJson } from '../../engine/index.ts';
 
 interface Args {
   readonly path: string;
@@ -16,7 +15,8 @@ export const showCommand: CommandModule<object, Args> = {
   describe: 'Decode an image file (or every image of a directory) to JSON, like crit decode',
   builder: (y) =>
     y.positional('path', { type: 'string', demandOption: true, describe: 'image file or images directory' }).option('pretty', { type: 'boolean', describe: 'indent, hex addresses' }) as never,
-  handler: (argv) => {
+  handler: async (argv) => {
+    const { decodeImageFile, toCritJson } = await import('../../engine/index.ts');
     const pretty = argv.pretty === true;
     if (!statSync(argv.path).isDirectory()) {
       process.stdout.write(`${toCritJson(decodeImageFile(argv.path), { pretty })}\n`);

@@ -1,7 +1,6 @@
 // `cryo validate FILE…`: every problem of every file at once (file:line:col, expected/found,
 // code frame); exit 2 when any file is invalid.
 import type { CommandModule } from 'yargs';
-import { WorkflowInvalidError, validateFiles } from '../../runner/index.ts';
 
 interface Args {
   readonly files: string[];
@@ -12,6 +11,7 @@ export const validateCommand: CommandModule<object, Args> = {
   describe: 'Check workflow files against the schema and rules, reporting every problem',
   builder: (y) => y.positional('files', { type: 'string', array: true, demandOption: true, describe: 'workflow files' }) as never,
   handler: async (argv) => {
+    const { WorkflowInvalidError, validateFiles } = await import('../../runner/index.ts');
     const results = await validateFiles(argv.files);
     for (const r of results) if (!r.issues.length) process.stdout.write(`${r.file}: ok (${r.steps} step${r.steps === 1 ? '' : 's'})\n`);
     const issues = results.flatMap((r) => r.issues);

@@ -75,6 +75,11 @@ class ParallelHasher {
     Atomics.notify(this.#ctl, 0);
   }
 
+  /** Stops the worker without a digest. */
+  cancel(): void {
+    void this.#worker.terminate();
+  }
+
   /** Waits (synchronously) for the digest of everything written. */
   finish(size: number): string {
     this.#written[0] = size;
@@ -88,6 +93,16 @@ class ParallelHasher {
 }
 
 const PARALLEL_HASH_BYTES = 128 * 1024 * 1024;
+/** At restore, files from this size on are hashed in the background (a worker costs ~30 ms to start). */
+const DEFERRED_HASH_BYTES = 16 * 1024 * 1024;
+
+/** The hashes verifyDeferred() left running: wait() before anything restored may run. */
+export interface PendingHashes {
+  /** Waits for every hash; ImageError on the first mismatch. */
+  wait(): void;
+  /** Stops the hashing (the restore failed anyway). */
+  cancel(): void;
+}
 
 class InlineHasher {
   readonly #hash = crypto.createHash('sha256');
@@ -277,6 +292,20 @@ export class ImageReader {
    * and no unlisted .img file (stats-restore and logs are not images). Cheap checks first, hashes last.
    */
   verify(): void {
+    this.#verify(Infinity).wait();
+  }
+
+  /**
+   * verify(), except that the files of DEFERRED_HASH_BYTES or more (the pages) are hashed on
+   * worker threads while the caller goes on: restore starts rebuilding the tasks meanwhile and
+   * calls wait() before any of them may run. Sizes, the listing and small files (every image that
+   * is decoded) are checked before this returns.
+   */
+  verifyDeferred(): PendingHashes {
+    return this.#verify(DEFERRED_HASH_BYTES);
+  }
+
+  #verify(deferBytes: number): PendingHashes {
     const manifest = readManifest(this.dir);
     const listed = Object.entries(manifest.files);
     for (const [name, want] of listed) {
@@ -297,9 +326,34 @@ export class ImageReader {
         throw new ImageError(`${name}: not listed in ${MANIFEST} (extra file in the dump)`);
       }
     }
-    for (const [name, want] of listed) {
-      if (sha256File(this.path(name)) !== want.sha256) throw new ImageError(`${name}: sha256 mismatch (image corrupted?)`);
+    const mismatch = (name: string): ImageError => new ImageError(`${name}: sha256 mismatch (image corrupted?)`);
+    const pending: { name: string; want: ManifestFile; hasher: ParallelHasher }[] = [];
+    try {
+      for (const [name, want] of listed) {
+        if (want.size >= deferBytes) {
+          const hasher = new ParallelHasher().start(this.path(name));
+          hasher.advance(want.size, new Uint8Array(0));
+          pending.push({ name, want, hasher });
+        } else if (sha256File(this.path(name)) !== want.sha256) throw mismatch(name);
+      }
+    } catch (e) {
+      for (const p of pending) p.hasher.cancel();
+      throw e;
     }
+    return {
+      wait: () => {
+        for (const [i, p] of pending.entries()) {
+          if (p.hasher.finish(p.want.size) === p.want.sha256) continue;
+          for (const q of pending.slice(i + 1)) q.hasher.cancel();
+          throw mismatch(p.name);
+        }
+        pending.length = 0;
+      },
+      cancel: () => {
+        for (const p of pending) p.hasher.cancel();
+        pending.length = 0;
+      },
+    };
   }
 
   path(fileName: string): string {

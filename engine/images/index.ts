@@ -7,5 +7,5 @@ export type { Entry, FieldInfo, MessageInfo } from './codec.ts';
 export { decodeImage, encodeImage, entryMessage } from './image-file.ts';
 export type { DecodedImage } from './image-file.ts';
 export { decodeImageFile, ImageReader, ImageWriter, MANIFEST, writeRestoreStats } from './image-dir.ts';
-export type { Manifest, ManifestFile, RawImageFile } from './image-dir.ts';
+export type { Manifest, ManifestFile, PendingHashes, RawImageFile } from './image-dir.ts';
 export { toCritJson } from './crit-json.ts';

@@ -309,6 +309,7 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
   const all = (mm.vmas ?? []) as Entry[];
   // SysV shared memory is attached by sysv-shm.ts once everything else is in place.
   const vmas = all.filter((v) => !(v.status & VMA.AREA_SYSVIPC));
+  const syscalls0 = t.count;
   const head = pagemap[0] as Entry;
   const entries = pagemap.slice(1);
   const hasPages = new Set<Entry>();
@@ -323,6 +324,7 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     hasPages.add(v);
   }
   const fileFds = new Map<number, number>();
+  const anon = new AnonRuns(t);
   for (const v of vmas) {
     if (v.status & (VMA.AREA_VSYSCALL | VMA.AREA_VDSO | VMA.AREA_VVAR)) continue;
     const start = BigInt(v.start);
@@ -348,8 +350,10 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
         fileFds.set(id, fd);
       }
     }
+    if (fd < 0 && anon.add(start, len, prot, flags)) continue;
     t.call('mmap', NR.mmap, start, len, prot, flags, fd, fd >= 0 ? BigInt(v.pgoff) : 0n);
   }
+  anon.flush();
   for (const fd of fileFds.values()) t.call('close', NR.close, fd);
   closeCryoPidfd(task);
 
@@ -403,6 +407,40 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     for (let bit = 0; bit < 64; bit++) if ((madv >> BigInt(bit)) & 1n) t.raw(NR.madvise, start, len, bit);
   }
   attachSysvShm(ctx, task, all.filter((v) => v.status & VMA.AREA_SYSVIPC));
+  ctx.log.debug(`${task.pid}: ${vmas.length} VMAs and ${total} pages restored with ${t.count - syscalls0} injected syscalls`);
+}
+
+/**
+ * Adjacent private anonymous VMAs mapped with the same prot and flags take one injected mmap:
+ * the kernel would merge them anyway, until the final protections are set after the pages are
+ * filled. A heap of 10,000 small mappings costs one syscall instead of 10,000 (~0.1 ms each).
+ */
+class AnonRuns {
+  readonly #t: RestoreTask['remote']['leader'];
+  #run: { start: bigint; end: bigint; prot: number; flags: number } | undefined;
+
+  constructor(t: RestoreTask['remote']['leader']) {
+    this.#t = t;
+  }
+
+  /** Takes an anonymous private mapping into the current run (false: not one, map it yourself). */
+  add(start: bigint, len: bigint, prot: number, flags: number): boolean {
+    if (!(flags & MAP.ANONYMOUS) || flags & (MAP.SHARED | MAP.GROWSDOWN)) return false;
+    const r = this.#run;
+    if (r && r.end === start && r.prot === prot && r.flags === flags) {
+      r.end = start + len;
+      return true;
+    }
+    this.flush();
+    this.#run = { start, end: start + len, prot, flags };
+    return true;
+  }
+
+  flush(): void {
+    const r = this.#run;
+    if (r) this.#t.call('mmap', NR.mmap, r.start, r.end - r.start, r.prot, r.flags, -1, 0n);
+    this.#run = undefined;
+  }
 }
 
 /**

@@ -27,12 +27,10 @@ import {
   closeFd,
   connect,
   fcntl,
-  getsockoptBuf,
   getsockoptInt,
   listen,
   recvFrom,
   sendTo,
-  setsockoptBuf,
   setsockoptInt,
   shutdown,
   socket,
@@ -40,6 +38,7 @@ import {
   type SockAddr,
 } from '../../native/index.ts';
 import type { DumpContext, RestoreContext } from '../context.ts';
+import { dumpSockOpts, restoreSockOpts } from './sk-opts.ts';
 import { imageFileName } from '../images/index.ts';
 import { UNIX_STATE, unixDiagByIno, type UnixDiag } from '../net/index.ts';
 import { readCwd } from '../proc/index.ts';
@@ -50,7 +49,6 @@ const FD_TYPE_UNIXSK = 5;
 const RCV_SHUTDOWN = 1;
 const SEND_SHUTDOWN = 2;
 /** Not in every libc's headers yet (Linux 5.14). */
-const SO_BUF_LOCK = 72;
 const TYPE_NAME: Readonly<Record<number, string>> = { 1: 'stream', 2: 'dgram', 5: 'seqpacket' };
 
 /** What the dump keeps across sockets (and processes) until every fd is dumped. */
@@ -85,44 +83,6 @@ export function unixNameText(name: Buffer | undefined): string {
   if (name[0] === 0) return `@${name.subarray(1).toString('latin1')}`;
   const nul = name.indexOf(0);
   return name.subarray(0, nul < 0 ? name.length : nul).toString();
-}
-
-function timeval(own: number, opt: number): [bigint, bigint] {
-  const b = getsockoptBuf(own, SOL.SOCKET, opt, 16);
-  return [b.readBigInt64LE(0), b.readBigInt64LE(8)];
-}
-
-/** sk_opts_entry, with the options CRIU records for every socket. */
-function dumpSockOpts(own: number): Entry {
-  const int = (opt: number): number => getsockoptInt(own, SOL.SOCKET, opt);
-  const [sndSec, sndUsec] = timeval(own, SO.SNDTIMEO);
-  const [rcvSec, rcvUsec] = timeval(own, SO.RCVTIMEO);
-  let bufLock: number | undefined;
-  try {
-    bufLock = int(SO_BUF_LOCK);
-  } catch {
-    bufLock = undefined; // kernel older than 5.14
-  }
-  return {
-    so_sndbuf: int(SO.SNDBUF),
-    so_rcvbuf: int(SO.RCVBUF),
-    so_snd_tmo_sec: sndSec,
-    so_snd_tmo_usec: sndUsec,
-    so_rcv_tmo_sec: rcvSec,
-    so_rcv_tmo_usec: rcvUsec,
-    reuseaddr: int(SO.REUSEADDR) !== 0,
-    so_priority: int(SO.PRIORITY),
-    so_rcvlowat: int(SO.RCVLOWAT),
-    so_mark: int(SO.MARK),
-    so_passcred: int(SO.PASSCRED) !== 0,
-    so_passsec: int(SO.PASSSEC) !== 0,
-    so_dontroute: int(SO.DONTROUTE) !== 0,
-    so_no_check: int(SO.NO_CHECK) !== 0,
-    so_reuseport: int(SO.REUSEPORT) !== 0,
-    so_broadcast: int(SO.BROADCAST) !== 0,
-    so_keepalive: int(SO.KEEPALIVE) !== 0,
-    ...(bufLock === undefined ? {} : { so_buf_lock: bufLock }),
-  };
 }
 
 const isEagain = (e: unknown): boolean => (e as { code?: string }).code === 'EAGAIN';
@@ -216,7 +176,7 @@ function dumpUnix(ctx: DumpContext, f: FdFacts): Entry {
   if (d.state !== UNIX_STATE.LISTEN && d.state !== UNIX_STATE.ESTABLISHED && d.state !== UNIX_STATE.CLOSE) {
     throw new UnsupportedError(`${where}: ${what} is in state ${d.state} (connecting)`, { hint: 'dump once the connection is established' });
   }
-  const { opts, queue } = withOwnCopy(f.pid, f.fd, (own) => ({ opts: dumpSockOpts(own), queue: peekQueue(own, d) }));
+  const { opts, queue } = withOwnCopy(f.pid, f.fd, (own) => ({ opts: dumpSockOpts(own, false), queue: peekQueue(own, d) }));
   const id = ctx.fileIds.next();
   const name = d.name ?? Buffer.alloc(0);
   const usk: Entry = {
@@ -296,42 +256,10 @@ function addressOf(u: Entry): Extract<SockAddr, { family: 1 }> {
   return { family: AF.UNIX, path: Buffer.from(u.name_dir && !isAbsolute(path) ? join(u.name_dir as string, path) : path) };
 }
 
-function applySockOpts(fd: number, o: Entry): void {
-  const set = (opt: number, v: number): void => setsockoptInt(fd, SOL.SOCKET, opt, v);
-  // The kernel doubles what it is given and reports the doubled value.
-  const buf = (force: number, plain: number, v: number): void => {
-    try {
-      set(force, Math.floor(v / 2));
-    } catch {
-      set(plain, Math.floor(v / 2));
-    }
-  };
-  buf(SO.SNDBUFFORCE, SO.SNDBUF, Number(o.so_sndbuf));
-  buf(SO.RCVBUFFORCE, SO.RCVBUF, Number(o.so_rcvbuf));
-  const tv = (opt: number, sec: unknown, usec: unknown): void => {
-    if (BigInt(sec as bigint) === 0n && BigInt(usec as bigint) === 0n) return;
-    const b = Buffer.alloc(16);
-    b.writeBigInt64LE(BigInt(sec as bigint), 0);
-    b.writeBigInt64LE(BigInt(usec as bigint), 8);
-    setsockoptBuf(fd, SOL.SOCKET, opt, b);
-  };
-  tv(SO.SNDTIMEO, o.so_snd_tmo_sec, o.so_snd_tmo_usec);
-  tv(SO.RCVTIMEO, o.so_rcv_tmo_sec, o.so_rcv_tmo_usec);
-  const flags: [string, number][] = [
-    ['reuseaddr', SO.REUSEADDR], ['so_passcred', SO.PASSCRED], ['so_passsec', SO.PASSSEC], ['so_dontroute', SO.DONTROUTE],
-    ['so_no_check', SO.NO_CHECK], ['so_reuseport', SO.REUSEPORT], ['so_broadcast', SO.BROADCAST], ['so_keepalive', SO.KEEPALIVE],
-  ];
-  for (const [field, opt] of flags) if (o[field]) set(opt, 1);
-  if (o.so_priority) set(SO.PRIORITY, Number(o.so_priority));
-  if (o.so_rcvlowat !== undefined && Number(o.so_rcvlowat) !== 1) set(SO.RCVLOWAT, Number(o.so_rcvlowat));
-  if (o.so_mark) set(SO.MARK, Number(o.so_mark));
-  // Setting the buffer sizes locked them; put the locks back as they were.
-  if (o.so_buf_lock !== undefined) set(SO_BUF_LOCK, Number(o.so_buf_lock));
-}
 
 function newSocket(u: Entry): number {
   const fd = socket(AF.UNIX, Number(u.type) | SOCK.CLOEXEC);
-  applySockOpts(fd, u.opts as Entry);
+  restoreSockOpts(fd, u.opts as Entry, false);
   return fd;
 }
 
@@ -422,7 +350,7 @@ function buildListener(st: UnixRestoreState, l: Entry): void {
     bindName(fc, c);
     connect(fc, addressOf(l));
     const fs = accept(fd, SOCK.CLOEXEC);
-    applySockOpts(fs, s.opts as Entry);
+    restoreSockOpts(fs, s.opts as Entry, false);
     finishPair(st, c, fc, s, fs);
   }
 }
@@ -442,14 +370,14 @@ function build(st: UnixRestoreState, u: Entry): void {
         if (st.created.has(Number(u.id))) return;
       }
       const [fa, fb] = socketpair(AF.UNIX, type | SOCK.CLOEXEC);
-      applySockOpts(fa, u.opts as Entry);
-      applySockOpts(fb, peer.opts as Entry);
+      restoreSockOpts(fa, u.opts as Entry, false);
+      restoreSockOpts(fb, peer.opts as Entry, false);
       // Without its listener an accepted end can't get its name back (CRIU leaves it unnamed too).
       return finishPair(st, u, fa, peer, fb);
     }
     // The peer was closed: a pair whose other end goes away after the refill.
     const [fa, fb] = socketpair(AF.UNIX, type | SOCK.CLOEXEC);
-    applySockOpts(fa, u.opts as Entry);
+    restoreSockOpts(fa, u.opts as Entry, false);
     keep(st, u, fa);
     // The dead sender's buffer size is unknown: make room for everything it left queued.
     const queued = (st.queues.get(Number(u.id)) ?? []).reduce((n, p) => n + p.length, 0);
@@ -460,8 +388,8 @@ function build(st: UnixRestoreState, u: Entry): void {
   }
   if (type === SOCK.DGRAM && peer && Number(peer.peer) === Number(u.ino)) {
     const [fa, fb] = socketpair(AF.UNIX, type | SOCK.CLOEXEC);
-    applySockOpts(fa, u.opts as Entry);
-    applySockOpts(fb, peer.opts as Entry);
+    restoreSockOpts(fa, u.opts as Entry, false);
+    restoreSockOpts(fb, peer.opts as Entry, false);
     bindName(fa, u);
     bindName(fb, peer);
     return finishPair(st, u, fa, peer, fb);

@@ -104,6 +104,26 @@ test('a flipped byte in pages-1.img: restore exits 3 naming it, and creates no p
   });
 });
 
+test('a flipped byte in a large pages image (hashed while the task is rebuilt): restore exits 3, and no process is left', async (t) => {
+  // From 16 MiB on, restore checks the pages' sha256 in the background and only before the task
+  // may run: the half-restored task must be gone, and the error the same.
+  const dir = tmpDir('cryo-e2e-images-bigpages', t);
+  const c = await startCounter(dir, t, 24);
+  const img = join(dir, 'img');
+  await dumpOk(c.target.pid, img);
+  await waitDumpedGone(c.target);
+  const path = join(img, 'pages-1.img');
+  const buf = readFileSync(path);
+  assert.ok(buf.length >= 16 << 20, `pages-1.img is only ${buf.length} bytes`);
+  const at = buf.length - 4096 * 3 + 17;
+  buf[at] = buf[at]! ^ 0x40;
+  writeFileSync(path, buf);
+  const r = await runCryo(['restore', '-d', '-D', img]);
+  assert.equal(r.code, 3, `restore of a damaged pages-1.img: exit ${r.code}, expected 3\n${r.stderr}`);
+  assert.match(r.stderr, /pages-1\.img: sha256 mismatch/);
+  assert.ok(pidFree(c.target.pid), `a process is left with pid ${c.target.pid}`);
+});
+
 test('a truncated core image: restore exits 3 naming it, and creates no process', async (t) => {
   await assertRefused(t, (img, pid) => {
     const name = `core-${pid}.img`;
