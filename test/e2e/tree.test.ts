@@ -160,3 +160,26 @@ test('MAP_SHARED|MAP_ANONYMOUS memory inherited over fork is shared again after 
   assert.ok(Number(b['counter']) > Number(a['counter']) + 5, `the parent sees the child's increments (${a['counter']} -> ${b['counter']})`);
   assert.equal(readStat(child).ppid, target.pid);
 });
+
+test('dump --leave-running of a tree: every process runs on untouched, zombies stay, the pipe keeps its bytes', async (t) => {
+  const dir = tmpDir('cryo-e2e-tree-R', t);
+  const tree = await startTree(dir, t);
+  await dumpOk(tree.pids.root, join(dir, 'img'), ['-R']);
+  assertShape(tree);
+  for (const p of ['root', 'A', 'B', 'C', 'S', 'F'] as const) assertUntouched(tree.pids[p], p);
+  const after = await reportAll(tree);
+  assert.equal(Number(after.get('pipe')!['pipe_bytes']), tree.queued, 'the pipe still holds every byte (peeked, not read)');
+  assert.equal(Number(after.get('pipe')!['pipe_sum']), tree.sum);
+  // The images describe the whole tree.
+  const pstree = JSON.parse(await showJson(join(dir, 'img', 'pstree.img')));
+  assert.deepEqual(
+    (pstree.entries as { pid: number }[]).map((e) => e.pid).sort((a, b) => a - b),
+    Object.values(tree.pids).sort((a, b) => a - b),
+  );
+});
+
+async function showJson(file: string): Promise<string> {
+  const r = await runCryo(['show', file]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
