@@ -1,7 +1,8 @@
 // `cryo check`: a table of named probes of the kernel features the engine relies on, each run
 // for real against a helper process (CRIU's cr-check.c feature_list).
 import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
-import { NR, SIG, getRseqConfig, pidfdGetfd, pidfdOpen, closeFd, sys, lastErrno } from '../native/index.ts';
+import { AF, NR, PR, SIG, SOCK, SOL, TCP, getRseqConfig, pidfdGetfd, pidfdOpen, closeFd, setsockoptInt, socket, sys, lastErrno } from '../native/index.ts';
+import { pickLockMethod } from './objects/net-lock.ts';
 import { startHelper, type Helper } from './helper.ts';
 import { RemoteProcess, findVdsoSyscall } from './remote.ts';
 import { killTraced } from './tree.ts';
@@ -100,6 +101,50 @@ const PROBES: readonly Probe[] = [
         return 'PAGEMAP_SCAN (no soft-dirty on this kernel is fine)';
       } finally {
         closeSync(fd);
+      }
+    },
+  },
+  {
+    name: 'tcp_repair',
+    level: 'extra',
+    run: () => {
+      const fd = socket(AF.INET, SOCK.STREAM | SOCK.CLOEXEC);
+      try {
+        setsockoptInt(fd, SOL.TCP, TCP.REPAIR, 1);
+        return 'TCP_REPAIR (--tcp-established)';
+      } finally {
+        closeFd(fd);
+      }
+    },
+  },
+  {
+    name: 'network_lock',
+    level: 'extra',
+    run: () => `${pickLockMethod()} (network lock for --tcp-established)`,
+  },
+  {
+    name: 'timer_restore_ids',
+    level: 'extra',
+    run: ({ remote }) => {
+      // Without it POSIX timer ids are found by creating and deleting timers until they match.
+      const on = remote.leader.raw(NR.prctl, PR.TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0);
+      if (on < 0n) throw new Error(`PR_TIMER_CREATE_RESTORE_IDS: errno ${-on} (timer ids are matched the slow way)`);
+      remote.leader.raw(NR.prctl, PR.TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+      return 'PR_TIMER_CREATE_RESTORE_IDS (POSIX timers keep their ids)';
+    },
+  },
+  {
+    name: 'inotify_setnextwd',
+    level: 'extra',
+    run: ({ remote }) => {
+      const t = remote.leader;
+      const fd = t.call('inotify_init1', NR.inotify_init1, 0);
+      try {
+        const r = t.raw(NR.ioctl, fd, 0x40044900 /* INOTIFY_IOC_SETNEXTWD */, 7);
+        if (r < 0n) throw new Error(`INOTIFY_IOC_SETNEXTWD: errno ${-r} (watch descriptors are matched the slow way)`);
+        return 'INOTIFY_IOC_SETNEXTWD (inotify keeps its watch descriptors)';
+      } finally {
+        t.raw(NR.close, fd);
       }
     },
   },
