@@ -3,7 +3,7 @@
 // cr_dump_tasks(). Any failure resumes every task exactly as it was.
 import { mkdirSync } from 'node:fs';
 import { CryoError, HookError, RuntimeError, UnsupportedError } from '../errors.ts';
-import { NR, PR } from '../native/index.ts';
+import { NR, PR, SIG } from '../native/index.ts';
 import type { DumpOptions, DumpResult, DumpStats } from './api.ts';
 import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
 import type { HookName } from './hooks.ts';
@@ -63,6 +63,7 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
 }
 
 const TASK_DEAD = 2;
+const TASK_STOPPED = 3;
 
 /** A zombie keeps only what its parent can still wait() for: the raw wait status, as CRIU. */
 function zombieCore(proc: FrozenProcess): Entry {
@@ -168,6 +169,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       const injected = inject(ctx, tree, proc.pid);
       log.debug(`${proc.pid}: task state collected`);
       faultPoint('collected');
+      if (proc.stopped) Object.assign(injected.cores.get(proc.pid)!.tc as Entry, { task_state: TASK_STOPPED, stop_signo: SIG.SIGSTOP });
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
       // Processes sharing an fd table (CLONE_FILES) share one fdinfo image.

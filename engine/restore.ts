@@ -64,6 +64,7 @@ interface LoadedTree {
 }
 
 const TASK_DEAD = 2;
+const TASK_STOPPED = 3;
 
 /** Everything read and cross-checked before any process is touched. */
 function load(ctx: RestoreContext): LoadedTree {
@@ -407,7 +408,9 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     await hook('pre-resume', pid).catch((e) => log.warn(`pre-resume hook failed: ${(e as Error).message}`));
     for (const b of building) {
       if (b.lp.zombie) continue;
-      for (const tid of b.lp.cores.keys()) tryDetach(tid, opts.leaveStopped ? SIG.SIGSTOP : 0);
+      // A process dumped in a job-control stop is let go stopped, as it was.
+      const stopped = opts.leaveStopped || b.lp.cores.get(b.lp.pid)!.tc.task_state === TASK_STOPPED;
+      for (const tid of b.lp.cores.keys()) tryDetach(tid, stopped ? SIG.SIGSTOP : 0);
     }
     const stats: RestoreStats = {
       forking_time: forkingUs,

@@ -24,6 +24,8 @@ export interface FrozenProcess {
   readonly children: number[];
   /** Exited, not yet waited for by its parent: nothing to seize, only its exit status to keep. */
   readonly zombie: boolean;
+  /** In a job-control stop (SIGSTOP, SIGTSTP …) before cryo seized it: restored stopped. */
+  readonly stopped: boolean;
 }
 
 export interface FrozenTree {
@@ -86,7 +88,7 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
       const stat = readStat(pid);
       if (isZombie(stat.state)) {
         if (pid === root) throw new UnsupportedError(`process ${pid} is a zombie`, { hint: 'dump its parent: a zombie is kept as part of its parent\'s tree' });
-        processes.push({ pid, stat, tids: [pid], children: [], zombie: true });
+        processes.push({ pid, stat, tids: [pid], children: [], zombie: true, stopped: false });
         return;
       }
       const tids: number[] = [];
@@ -98,7 +100,7 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
           } catch (e) {
             // A child that exits while its siblings are frozen is a zombie now (can't be seized).
             if (tid === pid && tids.length === 0 && isZombie(readStat(pid).state)) {
-              processes.push({ pid, stat: readStat(pid), tids: [pid], children: [], zombie: true });
+              processes.push({ pid, stat: readStat(pid), tids: [pid], children: [], zombie: true, stopped: false });
               return;
             }
             throw e;
@@ -108,7 +110,7 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
       }
       tids.sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b));
       const children = [...new Set(tids.flatMap((t) => readChildren(pid, t)))].sort((a, b) => a - b);
-      processes.push({ pid, stat: readStat(pid), tids, children, zombie: false });
+      processes.push({ pid, stat: readStat(pid), tids, children, zombie: false, stopped: stat.state === 'T' });
       for (const c of children) visit(c);
     };
     visit(root);

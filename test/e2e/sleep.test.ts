@@ -55,6 +55,26 @@ test('sleep 1000: restored, still sleeps in its syscall, and dies of SIGTERM', a
   if (zombieStatus !== undefined) assert.equal(zombieStatus & 0x7f, 15, `wait status ${zombieStatus}: not killed by SIGTERM`);
 });
 
+test('a stopped task (SIGSTOP) is dumped and restored stopped; SIGCONT resumes its sleep', async (t) => {
+  const dir = tmpDir('cryo-e2e-stopped', t);
+  const target = await startTarget(['/bin/sleep', '1000'], { t, ready: 'sleeping' });
+  process.kill(target.pid, 'SIGSTOP');
+  for (let i = 0; i < 100 && taskStatus(target.pid)?.state !== 'T'; i++) await sleep(10);
+  await dumpOk(target.pid, join(dir, 'img'), ['-R']);
+  assert.equal(taskStatus(target.pid)?.state, 'T', 'dump -R leaves a stopped task stopped');
+  await dumpOk(target.pid, join(dir, 'img2'));
+  await waitDumpedGone(target);
+
+  await restoreDetached(join(dir, 'img2'));
+  assert.equal(taskStatus(target.pid)?.state, 'T', 'restored stopped, as it was dumped');
+  assert.equal(taskStatus(target.pid)?.tracerPid, 0);
+  process.kill(target.pid, 'SIGCONT');
+  for (let i = 0; i < 100 && taskStatus(target.pid)?.state !== 'S'; i++) await sleep(10);
+  assertSleepsInSyscall(target.pid);
+  process.kill(target.pid, 'SIGKILL');
+  await waitDead(target.pid, 5000);
+});
+
 test('restore without -d waits for the restored sleep and exits with its status (0)', async (t) => {
   const dir = tmpDir('cryo-e2e-sleep2', t);
   const target = await startTarget(['/bin/sleep', '2'], { t, ready: 'sleeping' });
