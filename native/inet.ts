@@ -33,7 +33,7 @@ export function ioctlInt(fd: number, req: number, what: string): number {
   return b.readInt32LE(0);
 }
 
-const NETLINK_SOCK_DIAG = 4;
+export const NETLINK_SOCK_DIAG = 4;
 const NLMSG = { ERROR: 2, DONE: 3 } as const;
 
 /**
@@ -46,6 +46,8 @@ export function sockDiag(request: Buffer): Buffer[] {
     sendTo(fd, request, 0, undefined);
     const out: Buffer[] = [];
     const buf = Buffer.alloc(64 * 1024);
+    // A request for one socket (no NLM_F_DUMP) is answered by one message, with no NLMSG_DONE.
+    const dump = (request.readUInt16LE(6) & 0x300) !== 0;
     for (;;) {
       const n = check(syscallArgs(NR.recvfrom, fd, buf, buf.length, 0, null, null), 'recvfrom', `sock_diag fd ${fd}`);
       for (let off = 0; off + 16 <= n; ) {
@@ -61,6 +63,7 @@ export function sockDiag(request: Buffer): Buffer[] {
         out.push(Buffer.from(buf.subarray(off, off + len)));
         off += (len + 3) & ~3;
       }
+      if (!dump) return out;
     }
   } finally {
     closeFd(fd);

@@ -3,13 +3,9 @@
 // pending connections and shutdown bits: facts getsockopt can't give from outside.
 import { RuntimeError } from '../../errors.ts';
 
-export const NETLINK_SOCK_DIAG = 4;
-export const SOCK_DIAG_BY_FAMILY = 20;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_REQUEST = 1;
-const NLM_F_DUMP = 0x300;
-const NLMSG_HDRLEN = 16;
+import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST, SOCK_DIAG_BY_FAMILY, align4, sockDiagRequest } from './netlink.ts';
+
+export { SOCK_DIAG_BY_FAMILY };
 const AF_UNIX = 1;
 
 const parseError = (what: string): RuntimeError => new RuntimeError(`unix_diag reply: ${what}`);
@@ -47,11 +43,7 @@ const ALL_SHOW = UDIAG_SHOW.NAME | UDIAG_SHOW.VFS | UDIAG_SHOW.PEER | UDIAG_SHOW
  * error), or with `ino` undefined every unix socket of the network namespace (a dump).
  */
 export function unixDiagRequest(seq: number, ino?: number, show: number = ALL_SHOW): Buffer {
-  const b = Buffer.alloc(NLMSG_HDRLEN + 24);
-  b.writeUInt32LE(b.length, 0);
-  b.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
-  b.writeUInt16LE(NLM_F_REQUEST | (ino === undefined ? NLM_F_DUMP : 0), 6);
-  b.writeUInt32LE(seq, 8);
+  const b = sockDiagRequest(24, NLM_F_REQUEST | (ino === undefined ? NLM_F_DUMP : 0), seq);
   // struct unix_diag_req
   b.writeUInt8(AF_UNIX, 16);
   b.writeUInt32LE(0xffffffff, 20); // udiag_states: all
@@ -87,8 +79,6 @@ export function parseUnixDiagReply(buf: Buffer): DiagReply {
   }
   return { kind: 'sockets', sockets, done };
 }
-
-const align4 = (n: number): number => (n + 3) & ~3;
 
 /** struct unix_diag_msg followed by its attributes. */
 export function parseUnixDiagMsg(b: Buffer): UnixDiag {

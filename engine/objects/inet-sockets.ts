@@ -45,7 +45,7 @@ import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext } from '../context.ts';
 import type { HookName } from '../hooks.ts';
 import type { Logger } from '../log.ts';
-import { inetDiagRequest, parseInetDiag, type InetDiag } from '../proc/index.ts';
+import { inetDiagRequest, parseInetDiag, type InetDiag } from '../net/index.ts';
 import { FOWN, O_NONBLOCK, withOwnCopy, type Entry, type FdFacts, type FdKind } from './fd-kind.ts';
 import {
   NETWORK_LOCK_METHOD,

@@ -11,4 +11,3 @@ export * from './tasks.ts';
 export * from './timers.ts';
 export * from './mountinfo.ts';
 export * from './locks.ts';
-export * from './inet-diag.ts';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { inetDiagRequest, parseInetDiag } from '../../../engine/proc/index.ts';
+import { inetDiagRequest, parseInetDiag } from '../../../engine/net/index.ts';
 import { fixtureBuffer } from '../../helpers/repo.ts';
 
 test('a TCP listener: state, address, port, backlog, inode', () => {
-  const d = parseInetDiag(fixtureBuffer('proc/inet-diag-tcp4-listen.bin'));
+  const d = parseInetDiag(fixtureBuffer('net/inet-diag-tcp4-listen.bin'));
   assert.deepEqual(
     { ...d, src: [...d.src], dst: [...d.dst] },
     { family: 2, state: 10, srcPort: 34017, dstPort: 0, src: [127, 0, 0, 1], dst: [0, 0, 0, 0], rqueue: 0, wqueue: 7, uid: 0, inode: 448561, shutdown: 0 },
@@ -12,7 +12,7 @@ test('a TCP listener: state, address, port, backlog, inode', () => {
 });
 
 test('a connected IPv6 UDP socket: both ends, 16-byte addresses', () => {
-  const d = parseInetDiag(fixtureBuffer('proc/inet-diag-udp6-connected.bin'));
+  const d = parseInetDiag(fixtureBuffer('net/inet-diag-udp6-connected.bin'));
   assert.equal(d.family, 10);
   assert.equal(d.state, 1);
   assert.deepEqual([d.srcPort, d.dstPort, d.inode], [44037, 9, 448562]);
@@ -34,5 +34,5 @@ test('the request: nlmsghdr SOCK_DIAG_BY_FAMILY dump, family/protocol, every sta
 });
 
 test('a truncated reply is refused', () => {
-  assert.throws(() => parseInetDiag(fixtureBuffer('proc/inet-diag-tcp4-listen.bin').subarray(0, 40)), RangeError);
+  assert.throws(() => parseInetDiag(fixtureBuffer('net/inet-diag-tcp4-listen.bin').subarray(0, 40)), RangeError);
 });

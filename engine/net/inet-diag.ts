@@ -2,10 +2,8 @@
 // inet_diag_msg replies it gets back (CRIU collects its sockets the same way). Pure: bytes in,
 // facts out; native/inet.ts sends and receives.
 
-const SOCK_DIAG_BY_FAMILY = 20;
-const NLM_F_REQUEST = 1;
-const NLM_F_DUMP = 0x300;
-const NLMSG_HDRLEN = 16;
+import { NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST, sockDiagRequest } from './netlink.ts';
+
 const INET_DIAG_MSG_LEN = 72;
 const INET_DIAG_SHUTDOWN = 8;
 
@@ -31,11 +29,7 @@ export interface InetDiag {
 
 /** A dump request for every socket of one family and protocol, in every state. */
 export function inetDiagRequest(family: number, protocol: number, seq = 1): Buffer {
-  const b = Buffer.alloc(NLMSG_HDRLEN + 56);
-  b.writeUInt32LE(b.length, 0);
-  b.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
-  b.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-  b.writeUInt32LE(seq, 8);
+  const b = sockDiagRequest(56, NLM_F_REQUEST | NLM_F_DUMP, seq);
   b.writeUInt8(family, 16);
   b.writeUInt8(protocol, 17);
   b.writeUInt32LE(0xffffffff, 20); // states: all
