@@ -3,7 +3,8 @@
 // Dump: unix_diag (netlink) names each socket's inode, peer, state, bound name, backlog and
 // shutdown bits; a pidfd_getfd copy of the task's socket gives the options (getsockopt) and the
 // queued data, read with MSG_PEEK while SO_PEEK_OFF walks the queue, so nothing is consumed. A peer
-// outside the dumped tree, or a listening socket with connections not accepted yet, fails the dump.
+// outside the dumped tree, a listening socket with connections not accepted yet, or files in flight in a
+// queue (SCM_RIGHTS, seen by the peek), fails the dump.
 //
 // Restore: every socket is built in cryo's own process (FdKind.open) and handed to the task.
 // Peers are built together: socketpair for pairs, and connect + accept on the rebuilt listener for
