@@ -3,7 +3,7 @@
 // Struct layouts (sockaddr_un, sockaddr_in, sockaddr_in6) live here; decisions do not.
 import { check } from './check.ts';
 import { NR } from './constants.ts';
-import { syscallArgs } from './libc.ts';
+import { addressOf, syscallArgs } from './libc.ts';
 
 export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
 export const SOCK = { STREAM: 1, DGRAM: 2, RAW: 3, SEQPACKET: 5, NONBLOCK: 0o4000, CLOEXEC: 0o2000000 } as const;
@@ -14,7 +14,9 @@ export const SO = {
   RCVTIMEO: 20, SNDTIMEO: 21, SNDBUFFORCE: 32, RCVBUFFORCE: 33, ACCEPTCONN: 30, PEEK_OFF: 42, DOMAIN: 39,
   PROTOCOL: 38, REUSEPORT: 15, MARK: 36, PASSSEC: 34,
 } as const;
-export const MSG = { OOB: 1, PEEK: 2, DONTROUTE: 4, TRUNC: 0x20, DONTWAIT: 0x40, NOSIGNAL: 0x4000 } as const;
+export const MSG = { OOB: 1, PEEK: 2, DONTROUTE: 4, TRUNC: 0x20, CTRUNC: 0x8, DONTWAIT: 0x40, NOSIGNAL: 0x4000, CMSG_CLOEXEC: 0x40000000 } as const;
+/** cmsg types at SOL_SOCKET. */
+export const SCM = { RIGHTS: 1, CREDENTIALS: 2 } as const;
 export const SHUT = { RD: 0, WR: 1, RDWR: 2 } as const;
 
 /** A socket address as cryo handles it. */
@@ -148,4 +150,57 @@ export function recvFrom(fd: number, buf: Uint8Array, flags = 0): { n: number; f
   // Only the families SockAddr describes (a netlink reply comes from AF_NETLINK).
   const known = l >= 2 && [AF.UNIX, AF.INET, AF.INET6].includes(a.readUInt16LE(0) as 1);
   return { n, from: known ? decodeSockAddr(a, l) : undefined };
+}
+
+/** What recvmsg(2) gave: the byte count (the real length with MSG_TRUNC), the control bytes and the msg_flags. */
+export interface RecvMsg {
+  readonly n: number;
+  readonly control: Buffer;
+  readonly flags: number;
+}
+
+// struct msghdr (56 bytes): name, namelen, iov, iovlen, control, controllen, flags.
+const MSGHDR_SIZE = 56;
+
+/** recvmsg(2) into `buf` with a control buffer of `controlSize` bytes (no source address). */
+export function recvMsg(fd: number, buf: Uint8Array, controlSize: number, flags = 0): RecvMsg {
+  const control = Buffer.alloc(controlSize);
+  const iov = Buffer.alloc(16);
+  iov.writeBigUInt64LE(buf.byteLength ? addressOf(buf) : 0n, 0);
+  iov.writeBigUInt64LE(BigInt(buf.byteLength), 8);
+  const hdr = Buffer.alloc(MSGHDR_SIZE);
+  hdr.writeBigUInt64LE(addressOf(iov), 16);
+  hdr.writeBigUInt64LE(1n, 24);
+  hdr.writeBigUInt64LE(controlSize ? addressOf(control) : 0n, 32);
+  hdr.writeBigUInt64LE(BigInt(controlSize), 40);
+  const n = check(syscallArgs(NR.recvmsg, fd, hdr, flags), 'recvmsg', `fd ${fd}`);
+  return { n, control: control.subarray(0, Number(hdr.readBigUInt64LE(40))), flags: hdr.readInt32LE(48) };
+}
+
+/** One control message: level, type and data (struct cmsghdr: u64 len, i32 level, i32 type; data aligned to 8). */
+export interface Cmsg {
+  readonly level: number;
+  readonly type: number;
+  readonly data: Buffer;
+}
+
+export function parseCmsgs(control: Buffer): Cmsg[] {
+  const out: Cmsg[] = [];
+  for (let off = 0; off + 16 <= control.length; ) {
+    const len = Number(control.readBigUInt64LE(off));
+    if (len < 16 || off + len > control.length) break;
+    out.push({ level: control.readInt32LE(off + 8), type: control.readInt32LE(off + 12), data: control.subarray(off + 16, off + len) });
+    off += (len + 7) & ~7;
+  }
+  return out;
+}
+
+/** The fds of SCM_RIGHTS messages among `cmsgs`. */
+export function scmRights(cmsgs: readonly Cmsg[]): number[] {
+  const fds: number[] = [];
+  for (const c of cmsgs) {
+    if (c.level !== SOL.SOCKET || c.type !== SCM.RIGHTS) continue;
+    for (let i = 0; i + 4 <= c.data.length; i += 4) fds.push(c.data.readInt32LE(i));
+  }
+  return fds;
 }

@@ -3,14 +3,15 @@
 // Dump: unix_diag (netlink) names each socket's inode, peer, state, bound name, backlog and
 // shutdown bits; a pidfd_getfd copy of the task's socket gives the options (getsockopt) and the
 // queued data, read with MSG_PEEK while SO_PEEK_OFF walks the queue, so nothing is consumed. A peer
-// outside the dumped tree, or a listening socket with connections not accepted yet, fails the dump.
+// outside the dumped tree, a listening socket with connections not accepted yet, or files in flight in a
+// queue (SCM_RIGHTS, seen by the peek), fails the dump.
 //
 // Restore: every socket is built in cryo's own process (FdKind.open) and handed to the task.
 // Peers are built together: socketpair for pairs, and connect + accept on the rebuilt listener for
 // connections accepted from a listener of the tree (both ends keep their names). The end not
 // handed over yet waits in a restore-wide map, keyed by file id. Queues are refilled by sending
 // from the peer, then the shut-down halves are shut down again.
-import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, readlinkSync, unlinkSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { ImageError, RuntimeError, UnsupportedError } from '../../errors.ts';
 import {
@@ -29,12 +30,15 @@ import {
   fcntl,
   getsockoptInt,
   listen,
-  recvFrom,
+  parseCmsgs,
+  recvMsg,
+  scmRights,
   sendTo,
   setsockoptInt,
   shutdown,
   socket,
   socketpair,
+  type RecvMsg,
   type SockAddr,
 } from '../../native/index.ts';
 import type { DumpContext, RestoreContext } from '../context.ts';
@@ -87,27 +91,46 @@ export function unixNameText(name: Buffer | undefined): string {
 
 const isEagain = (e: unknown): boolean => (e as { code?: string }).code === 'EAGAIN';
 
+/** Room for the control messages of one peek: SCM_RIGHTS of up to 253 fds, credentials. */
+const CONTROL_SIZE = 4096;
+
+/** A peeked queue: its packets, and what the files passed in it (SCM_RIGHTS, in flight) were. */
+interface PeekedQueue {
+  readonly packets: Buffer[];
+  readonly inFlight: string[];
+}
+
 /**
  * The receive queue without consuming it: MSG_PEEK from SO_PEEK_OFF 0 on, one datagram (or one
- * run of stream bytes) per call, then the task's own peek offset is put back.
+ * run of stream bytes) per call, then the task's own peek offset is put back. Files passed in
+ * the queue come with the peek (the kernel installs copies of them in cryo): they are noted and
+ * closed at once.
  */
-function peekQueue(own: number, d: UnixDiag): Buffer[] {
-  if (d.state === UNIX_STATE.LISTEN) return [];
+function peekQueue(own: number, d: UnixDiag): PeekedQueue {
+  if (d.state === UNIX_STATE.LISTEN) return { packets: [], inFlight: [] };
   const stream = d.type === SOCK.STREAM;
   const oldOff = getsockoptInt(own, SOL.SOCKET, SO.PEEK_OFF);
   const packets: Buffer[] = [];
+  const inFlight: string[] = [];
   setsockoptInt(own, SOL.SOCKET, SO.PEEK_OFF, 0);
   try {
     let buf = Buffer.alloc(Math.max(d.rqlen?.rqueue ?? 0, 4096));
     let off = 0;
     for (;;) {
-      let n: number;
+      let r: RecvMsg;
       try {
-        n = recvFrom(own, buf, MSG.PEEK | MSG.DONTWAIT | (stream ? 0 : MSG.TRUNC)).n;
+        r = recvMsg(own, buf, CONTROL_SIZE, MSG.PEEK | MSG.DONTWAIT | MSG.CMSG_CLOEXEC | (stream ? 0 : MSG.TRUNC));
       } catch (e) {
         if (isEagain(e)) break;
         throw e;
       }
+      for (const fd of scmRights(parseCmsgs(r.control))) {
+        inFlight.push(fdLink(fd));
+        closeFd(fd);
+      }
+      // Control data cut short: fds were passed that did not fit (the kernel closed them).
+      if (r.flags & MSG.CTRUNC) inFlight.push('(more)');
+      const n = r.n;
       if (n === 0) break; // end of the queue (a shut-down reader), or an empty datagram: CRIU stops too
       if (n > buf.length) {
         // A datagram larger than the buffer: peek it again, whole.
@@ -121,7 +144,15 @@ function peekQueue(own: number, d: UnixDiag): Buffer[] {
   } finally {
     setsockoptInt(own, SOL.SOCKET, SO.PEEK_OFF, oldOff);
   }
-  return packets;
+  return { packets, inFlight };
+}
+
+function fdLink(fd: number): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return `fd ${fd}`;
+  }
 }
 
 /** Name facts of a socket bound to a path: its directory for a relative name, mode and owner, or that it was unlinked. */
@@ -177,6 +208,11 @@ function dumpUnix(ctx: DumpContext, f: FdFacts): Entry {
     throw new UnsupportedError(`${where}: ${what} is in state ${d.state} (connecting)`, { hint: 'dump once the connection is established' });
   }
   const { opts, queue } = withOwnCopy(f.pid, f.fd, (own) => ({ opts: dumpSockOpts(own, false), queue: peekQueue(own, d) }));
+  if (queue.inFlight.length) {
+    throw new UnsupportedError(`${where}: ${what} has file descriptors in flight in its queue (SCM_RIGHTS): ${queue.inFlight.join(', ')}`, {
+      hint: 'files passed over a unix socket and not received yet are not supported: dump once the task has received them',
+    });
+  }
   const id = ctx.fileIds.next();
   const name = d.name ?? Buffer.alloc(0);
   const usk: Entry = {
@@ -196,8 +232,8 @@ function dumpUnix(ctx: DumpContext, f: FdFacts): Entry {
   };
   const st = dumpState(ctx);
   st.sockets.set(ino, { id, peer: usk.peer as number, where: `${where}: ${what}` });
-  for (const p of queue) st.queues.push({ entry: { id_for: id, length: p.length }, payload: p });
-  ctx.log.debug(`${where}: ${what} state ${d.state} peer ${usk.peer}, ${queue.length} queued packet(s)`);
+  for (const p of queue.packets) st.queues.push({ entry: { id_for: id, length: p.length }, payload: p });
+  ctx.log.debug(`${where}: ${what} state ${d.state} peer ${usk.peer}, ${queue.packets.length} queued packet(s)`);
   return { type: FD_TYPE_UNIXSK, id, usk };
 }
 

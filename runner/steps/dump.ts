@@ -116,6 +116,7 @@ export const dumpStep = {
         leaveStopped: bool(c, 'leave-stopped', 'dump'),
         shellJob: bool(c, 'shell-job', 'dump'),
         tcpEstablished: bool(c, 'tcp-established', 'dump'),
+        fileLocks: bool(c, 'file-locks', 'dump'),
         hooks: ctx.hooks,
         signal: ctx.signal,
         onProgress: pageProgress(ctx),

@@ -22,3 +22,19 @@ test('a task holding an io_uring: exit 4 naming the fd and io_uring, with a hint
   await sleep(50);
   assert.ok(Number(parseReport(await requestReport(target.pid, log))['count']) > before, 'it keeps counting');
 });
+
+for (const mode of ['stream', 'dgram'] as const) {
+  test(`a file in flight in a ${mode} unix socket (SCM_RIGHTS, not received yet): exit 4 naming it; nothing is lost`, async (t) => {
+    const dir = tmpDir(`cryo-e2e-scm-${mode}`, t);
+    const log = join(dir, 'report.log');
+    const target = await startTarget([buildTarget('scm_rights'), log, mode], { t });
+    const r = await runCryo(['dump', '-t', String(target.pid), '-D', join(dir, 'img')]);
+    assert.equal(r.code, 4, `exit ${r.code}:\n${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${target.pid}: fd \\d+: ${mode} unix socket .* file descriptors in flight .*SCM_RIGHTS.*: pipe:\\[\\d+\\]`));
+    assert.match(r.stderr, /hint: files passed over a unix socket/);
+    assertUntouched(target.pid, 'the sender');
+    // The peek left the message, its fd and the pipe behind it where they were.
+    const got = parseReport(await requestReport(target.pid, log));
+    assert.deepEqual([got['got'], got['text'], got['fds'], got['pipe']], ['3', 'fd!', '1', 'through-the-passed-fd']);
+  });
+}

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { WorkflowInvalidError, formatIssues, planFile, readWorkflowText, validateFiles } from '../../runner/index.ts';
-import { ROOT, fixtures, golden } from './helpers.ts';
+import type { DumpOptions } from '../../engine/api.ts';
+import { WorkflowInvalidError, engineFunctions, formatIssues, planFile, readWorkflowText, runWorkflow, validateFiles, type EnginePort } from '../../runner/index.ts';
+import { ROOT, fixtures, golden, tmp, workflow } from './helpers.ts';
 
 const rel = (p: string): string => relative(ROOT, p);
 
@@ -119,4 +120,36 @@ test('valid fixtures and the shipped workflows validate', async () => {
   ];
   assert.ok(files.length >= 5);
   for (const r of await validateFiles(files.map((f) => join(ROOT, f)))) assert.deepEqual(r.issues.map((i) => i.message), [], r.file);
+});
+
+test('dump: file-locks takes a boolean or an expression, and reaches the engine as fileLocks', async (t) => {
+  const wf = (v: string): string => `version: 1\ninputs: { locks: { type: boolean, default: true } }\nsteps:\n  - dump: { pid: 1234, file-locks: ${v} }\n`;
+  readWorkflowText('ok.yaml', wf('true'));
+  readWorkflowText('expr.yaml', wf('"${{ inputs.locks }}"'));
+  const e = ((): unknown => {
+    try {
+      return readWorkflowText('bad.yaml', wf('sure'));
+    } catch (x) {
+      return x;
+    }
+  })();
+  assert.ok(e instanceof WorkflowInvalidError);
+  assert.equal(e.issues.length, 1);
+  assert.deepEqual([e.issues[0]!.pos.line, e.issues[0]!.pos.col], [4, 36]);
+  assert.match(e.issues[0]!.message, /steps\[0\]\.dump\.file-locks: wrong value \(expected true or false or an expression/);
+
+  const seen: DumpOptions[] = [];
+  const engine: EnginePort = {
+    ...engineFunctions(),
+    dump: async (o) => {
+      seen.push(o);
+      return { imagesDir: o.imagesDir, pids: [o.pid], final: 'killed', stats: { freezing_time: 0, frozen_time: 0, memdump_time: 0, memwrite_time: 0, pages_scanned: 0, pages_skipped_parent: 0, pages_written: 0, image_bytes: 0 } };
+    },
+  };
+  const dir = tmp(t);
+  for (const v of ['"${{ inputs.locks }}"', 'false']) {
+    const r = await runWorkflow(workflow(dir, wf(v).replace('pid: 1234', `pid: 1234, dir: ${dir}/img`)), { engine });
+    assert.equal(r.ok, true, String((r.error as Error | undefined)?.message));
+  }
+  assert.deepEqual(seen.map((o) => o.fileLocks), [true, false]);
 });
