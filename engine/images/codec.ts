@@ -98,6 +98,9 @@ interface WireField {
   readonly packed: boolean;
   /** 64-bit kinds are bigint in objects. */
   readonly big: boolean;
+  /** Tag of one element: field number × 8 + wire type. */
+  readonly tag: number;
+  readonly write: ValueWriter;
   message?: WireMessage;
 }
 
@@ -173,7 +176,8 @@ function wireMessage(name: string): WireMessage {
   const rows = table.messages[info.name]!;
   const fields = info.fields.map((f, i): WireField => {
     const code = f.kind === 'message' ? Code.MESSAGE : f.kind === 'enum' ? Code.ENUM : CODE_OF_TYPE[f.type]!;
-    return { info: f, code, wt: wireTypeOf(code), packed: rows[i]!.packed === true, big: f.kind === 'int64' };
+    const wt = wireTypeOf(code);
+    return { info: f, code, wt, packed: rows[i]!.packed === true, big: f.kind === 'int64', tag: f.id * 8 + wt, write: WRITERS[code] };
   });
   const msg: WireMessage = { info, fields, byId: new Map(fields.map((f) => [f.info.id, f])), required: fields.filter((f) => f.info.rule === 'required') };
   wire.set(name, msg);
@@ -192,8 +196,9 @@ export function protoEnum(name: string): Readonly<Record<string, number>> {
 
 // ---- encode -------------------------------------------------------------------------------
 
-const INT32 = { signed: [-(2 ** 31), 2 ** 31 - 1], unsigned: [0, 2 ** 32 - 1] } as const;
-const INT64 = { signed: [-(2n ** 63n), 2n ** 63n - 1n], unsigned: [0n, 2n ** 64n - 1n] } as const;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
 const TWO32 = 2 ** 32;
 
 function bad(where: string, what: string, value: unknown): never {
@@ -203,14 +208,16 @@ function bad(where: string, what: string, value: unknown): never {
 
 /** A growing output buffer, reused from one message to the next. */
 class Writer {
-  buf = Buffer.allocUnsafe(64 * 1024);
+  buf = new Uint8Array(64 * 1024);
+  view = new DataView(this.buf.buffer);
   pos = 0;
 
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(bigger, 0, 0, this.pos);
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    bigger.set(this.buf.subarray(0, this.pos));
     this.buf = bigger;
+    this.view = new DataView(bigger.buffer);
   }
 
   /** 0 ≤ v < 2^32. */
@@ -263,12 +270,6 @@ class Writer {
     this.varint64(Number(u & 0xffffffffn), Number(u >> 32n));
   }
 
-  fixed64(v: bigint): void {
-    this.reserve(8);
-    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
-    this.pos += 8;
-  }
-
   bytes(v: Uint8Array): void {
     this.varint32(v.length);
     this.reserve(v.length);
@@ -277,19 +278,19 @@ class Writer {
   }
 
   string(v: string): void {
-    // At most 3 bytes per UTF-16 unit; written in place, then the length put in front.
-    const max = v.length * 3;
-    if (max < 128) {
-      this.reserve(1 + max);
-      const n = this.buf.write(v, this.pos + 1, 'utf8');
+    // At most 3 bytes per UTF-16 unit: written in place after a 1-byte length when that fits.
+    if (v.length * 3 < 128) {
+      this.reserve(1 + v.length * 3);
+      const n = utf8.encodeInto(v, this.buf.subarray(this.pos + 1)).written;
       this.buf[this.pos] = n;
       this.pos += 1 + n;
       return;
     }
-    this.bytes(Buffer.from(v, 'utf8'));
+    this.bytes(utf8.encode(v));
   }
 }
 
+const utf8 = new TextEncoder();
 let writer = new Writer();
 
 /** A field's path in errors, built only when there is an error to report. */
@@ -297,117 +298,175 @@ function at(where: string, f: FieldInfo, i: number): string {
   return i < 0 ? `${where}.${f.name}` : `${where}.${f.name}[${i}]`;
 }
 
-function checkInt32(f: FieldInfo, v: unknown, where: string, i: number): number {
-  const [lo, hi] = f.signed ? INT32.signed : INT32.unsigned;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(at(where, f, i), `${f.type} number`, v);
+// Plain comparisons, no destructuring: these run for every field of every entry, mostly before
+// the JIT has warmed up, where an array pattern costs an iterator.
+function checkInt32(f: FieldInfo, v: unknown, where: Where | string, i: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || (f.signed ? v < -0x80000000 || v > 0x7fffffff : v < 0 || v > 0xffffffff)) {
+    bad(at(String(where), f, i), `${f.type} number`, v);
+  }
   return v;
 }
 
-function checkInt64(f: FieldInfo, v: unknown, where: string, i: number): bigint {
-  const [lo, hi] = f.signed ? INT64.signed : INT64.unsigned;
-  if (typeof v !== 'bigint' || v < lo || v > hi) bad(at(where, f, i), `${f.type} bigint`, v);
+function checkInt64(f: FieldInfo, v: unknown, where: Where | string, i: number): bigint {
+  if (typeof v !== 'bigint' || (f.signed ? v < INT64_MIN || v > INT64_MAX : v < 0n || v > UINT64_MAX)) {
+    bad(at(String(where), f, i), `${f.type} bigint`, v);
+  }
   return v;
 }
 
 /** Writes one value (without its tag); `where` names the message, `i` the index in a repeated field. */
-function writeValue(w: Writer, wf: WireField, v: unknown, where: string, i: number): void {
-  const f = wf.info;
-  switch (wf.code) {
-    case Code.INT32:
-      return w.int32(checkInt32(f, v, where, i));
-    case Code.UINT32:
-      return w.varint32(checkInt32(f, v, where, i));
-    case Code.SINT32: {
-      const n = checkInt32(f, v, where, i);
-      return w.varint32(((n << 1) ^ (n >> 31)) >>> 0);
-    }
-    case Code.FIXED32:
-    case Code.SFIXED32: {
-      const n = checkInt32(f, v, where, i);
-      w.reserve(4);
-      w.buf.writeUInt32LE(n >>> 0, w.pos);
-      w.pos += 4;
-      return;
-    }
-    case Code.ENUM:
-      // crit crashes on values its enum does not name, so refuse them here.
-      if (typeof v !== 'number' || !f.enumNames!.has(v)) bad(at(where, f, i), `a ${f.type} value`, v);
-      return w.int32(v);
-    case Code.BOOL:
-      if (typeof v !== 'boolean') bad(at(where, f, i), 'boolean', v);
-      return w.varint32(v ? 1 : 0);
-    case Code.INT64:
-    case Code.UINT64:
-      return w.bigVarint(checkInt64(f, v, where, i));
-    case Code.SINT64: {
-      const n = checkInt64(f, v, where, i);
-      return w.bigVarint(BigInt.asUintN(64, (n << 1n) ^ (n >> 63n)));
-    }
-    case Code.FIXED64:
-    case Code.SFIXED64:
-      return w.fixed64(checkInt64(f, v, where, i));
-    case Code.FLOAT:
-    case Code.DOUBLE: {
-      if (typeof v !== 'number') bad(at(where, f, i), 'number', v);
-      const n = wf.code === Code.FLOAT ? 4 : 8;
-      w.reserve(n);
-      if (n === 4) w.buf.writeFloatLE(v, w.pos);
-      else w.buf.writeDoubleLE(v, w.pos);
-      w.pos += n;
-      return;
-    }
-    case Code.STRING:
-      if (typeof v !== 'string') bad(at(where, f, i), 'string', v);
-      return w.string(v);
-    case Code.BYTES:
-      if (!(v instanceof Uint8Array)) bad(at(where, f, i), 'Buffer/Uint8Array', v);
-      return w.bytes(v);
-    case Code.MESSAGE: {
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(at(where, f, i), f.type, v);
-      // The body goes 5 bytes on (the longest length varint), then moves up to its length.
-      w.reserve(5);
-      const lenAt = w.pos;
-      w.pos += 5;
-      writeMessage(w, wf.message!, v as Entry, at(where, f, i));
-      const len = w.pos - lenAt - 5;
-      w.pos = lenAt;
-      w.varint32(len);
-      if (w.pos !== lenAt + 5) w.buf.copy(w.buf, w.pos, lenAt + 5, lenAt + 5 + len);
-      w.pos += len;
-      return;
-    }
+type ValueWriter = (w: Writer, wf: WireField, v: unknown, where: Where, i: number) => void;
+
+/** Where a value sits, for errors: kept as parts, made into a string only when one is thrown. */
+class Where {
+  readonly parent: Where | string;
+  readonly f: FieldInfo | undefined;
+  readonly i: number;
+
+  constructor(parent: Where | string, f?: FieldInfo, i = -1) {
+    this.parent = parent;
+    this.f = f;
+    this.i = i;
+  }
+
+  toString(): string {
+    return this.f === undefined ? String(this.parent) : at(String(this.parent), this.f, this.i);
   }
 }
 
-function writeMessage(w: Writer, msg: WireMessage, obj: Entry, where: string): void {
+const writeInt32: ValueWriter = (w, wf, v, where, i) => w.int32(checkInt32(wf.info, v, where, i));
+const writeUint32: ValueWriter = (w, wf, v, where, i) => w.varint32(checkInt32(wf.info, v, where, i));
+const writeSint32: ValueWriter = (w, wf, v, where, i) => {
+  const n = checkInt32(wf.info, v, where, i);
+  w.varint32(((n << 1) ^ (n >> 31)) >>> 0);
+};
+const writeFixed32: ValueWriter = (w, wf, v, where, i) => {
+  const n = checkInt32(wf.info, v, where, i);
+  w.reserve(4);
+  w.view.setUint32(w.pos, n >>> 0, true);
+  w.pos += 4;
+};
+const writeEnum: ValueWriter = (w, wf, v, where, i) => {
+  // crit crashes on values its enum does not name, so refuse them here.
+  if (typeof v !== 'number' || !wf.info.enumNames!.has(v)) bad(at(String(where), wf.info, i), `a ${wf.info.type} value`, v);
+  w.int32(v);
+};
+const writeBool: ValueWriter = (w, wf, v, where, i) => {
+  if (typeof v !== 'boolean') bad(at(String(where), wf.info, i), 'boolean', v);
+  w.varint32(v ? 1 : 0);
+};
+// 64-bit values: checked and split as a number when they are below 2^53 in magnitude (addresses,
+// sizes, -1: nearly all), since each bigint comparison or shift is a call into the runtime.
+const writeVarint64: ValueWriter = (w, wf, v, where, i) => {
+  const n = typeof v === 'bigint' ? Number(v) : NaN;
+  if (Number.isSafeInteger(n) && (n >= 0 || wf.info.signed)) {
+    // ToUint32 of a negative number is its two's complement, for both halves.
+    if (n >= 0 && n < TWO32) w.varint32(n);
+    else w.varint64(n >>> 0, Math.floor(n / TWO32) >>> 0);
+    return;
+  }
+  w.bigVarint(checkInt64(wf.info, v, where, i));
+};
+const writeSint64: ValueWriter = (w, wf, v, where, i) => {
+  const n = typeof v === 'bigint' ? Number(v) : NaN;
+  if (Number.isSafeInteger(n) && Math.abs(n) < 2 ** 52) {
+    const z = n >= 0 ? n * 2 : -n * 2 - 1;
+    w.varint64(z >>> 0, Math.floor(z / TWO32));
+    return;
+  }
+  const b = checkInt64(wf.info, v, where, i);
+  w.bigVarint(BigInt.asUintN(64, (b << 1n) ^ (b >> 63n)));
+};
+const writeFixed64: ValueWriter = (w, wf, v, where, i) => {
+  const n = checkInt64(wf.info, v, where, i);
+  w.reserve(8);
+  w.view.setBigUint64(w.pos, BigInt.asUintN(64, n), true);
+  w.pos += 8;
+};
+const writeFloat: ValueWriter = (w, wf, v, where, i) => {
+  if (typeof v !== 'number') bad(at(String(where), wf.info, i), 'number', v);
+  w.reserve(8);
+  if (wf.code === Code.FLOAT) {
+    w.view.setFloat32(w.pos, v, true);
+    w.pos += 4;
+  } else {
+    w.view.setFloat64(w.pos, v, true);
+    w.pos += 8;
+  }
+};
+const writeString: ValueWriter = (w, wf, v, where, i) => {
+  if (typeof v !== 'string') bad(at(String(where), wf.info, i), 'string', v);
+  w.string(v);
+};
+const writeBytes: ValueWriter = (w, wf, v, where, i) => {
+  if (!(v instanceof Uint8Array)) bad(at(String(where), wf.info, i), 'Buffer/Uint8Array', v);
+  w.bytes(v);
+};
+const writeNested: ValueWriter = (w, wf, v, where, i) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(at(String(where), wf.info, i), wf.info.type, v);
+  // The body goes 5 bytes on (the longest length varint), then moves up to its length.
+  w.reserve(5);
+  const lenAt = w.pos;
+  w.pos += 5;
+  writeMessage(w, wf.message!, v as Entry, new Where(where, wf.info, i));
+  const len = w.pos - lenAt - 5;
+  w.pos = lenAt;
+  w.varint32(len);
+  if (w.pos !== lenAt + 5) w.buf.copyWithin(w.pos, lenAt + 5, lenAt + 5 + len);
+  w.pos += len;
+};
+
+const WRITERS: Readonly<Record<Code, ValueWriter>> = {
+  [Code.INT32]: writeInt32,
+  [Code.UINT32]: writeUint32,
+  [Code.SINT32]: writeSint32,
+  [Code.FIXED32]: writeFixed32,
+  [Code.SFIXED32]: writeFixed32,
+  [Code.ENUM]: writeEnum,
+  [Code.BOOL]: writeBool,
+  [Code.INT64]: writeVarint64,
+  [Code.UINT64]: writeVarint64,
+  [Code.SINT64]: writeSint64,
+  [Code.FIXED64]: writeFixed64,
+  [Code.SFIXED64]: writeFixed64,
+  [Code.FLOAT]: writeFloat,
+  [Code.DOUBLE]: writeFloat,
+  [Code.STRING]: writeString,
+  [Code.BYTES]: writeBytes,
+  [Code.MESSAGE]: writeNested,
+};
+
+function writeMessage(w: Writer, msg: WireMessage, obj: Entry, where: Where | string): void {
   const { info } = msg;
   for (const key in obj) {
-    if (obj[key] !== undefined && !info.byName.has(key)) throw new InternalError(`cannot encode ${where}: ${info.name} has no field ${key}`);
+    if (obj[key] !== undefined && !info.byName.has(key)) throw new InternalError(`cannot encode ${String(where)}: ${info.name} has no field ${key}`);
   }
-  for (const wf of msg.fields) {
+  const fields = msg.fields;
+  for (let k = 0; k < fields.length; k++) {
+    const wf = fields[k]!;
     const f = wf.info;
     const v = obj[f.name];
     if (v === undefined) {
-      if (f.rule === 'required') throw new InternalError(`cannot encode ${where}: required ${info.name}.${f.name} is missing`);
+      if (f.rule === 'required') throw new InternalError(`cannot encode ${String(where)}: required ${info.name}.${f.name} is missing`);
       continue;
     }
     if (f.rule !== 'repeated') {
-      w.varint32(f.id * 8 + wf.wt);
-      writeValue(w, wf, v, where, -1);
+      w.varint32(wf.tag);
+      wf.write(w, wf, v, where as Where, -1);
       continue;
     }
-    if (!Array.isArray(v)) bad(at(where, f, -1), `array of ${f.type}`, v);
+    if (!Array.isArray(v)) bad(at(String(where), f, -1), `array of ${f.type}`, v);
     if (wf.packed) {
       if (v.length === 0) continue;
       w.varint32(f.id * 8 + WIRE.LEN);
       const inner: Writer = new Writer();
-      v.forEach((x, i) => writeValue(inner, wf, x, where, i));
+      v.forEach((x, i) => wf.write(inner, wf, x, where as Where, i));
       w.bytes(inner.buf.subarray(0, inner.pos));
       continue;
     }
     for (let i = 0; i < v.length; i++) {
-      w.varint32(f.id * 8 + wf.wt);
-      writeValue(w, wf, v[i], where, i);
+      w.varint32(wf.tag);
+      wf.write(w, wf, v[i], where as Where, i);
     }
   }
 }
@@ -419,7 +478,7 @@ export function encodeMessage(type: string, obj: object, what: string = type): U
   w.pos = 0;
   try {
     writeMessage(w, msg, obj as Entry, what);
-    return Buffer.from(w.buf.subarray(0, w.pos));
+    return w.buf.slice(0, w.pos);
   } finally {
     // Don't keep a huge buffer around after one big message.
     if (w.buf.length > 16 * 1024 * 1024) writer = new Writer();

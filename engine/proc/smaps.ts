@@ -33,7 +33,27 @@ export function parseSmaps(text: string): SmapsEntry[] {
   let sizes = { size: 0, rss: 0, anonymous: 0, swap: 0 };
   let vmFlags: string[] = [];
   const flush = (): void => {
-    if (vma !== undefined) out.push({ ...vma, vmFlags, ...sizes });
+    if (vma === undefined) return;
+    const v = vma;
+    // One literal, not spreads: this runs once per VMA.
+    out.push({
+      start: v.start,
+      end: v.end,
+      prot: v.prot,
+      shared: v.shared,
+      offset: v.offset,
+      dev: v.dev,
+      devMajor: v.devMajor,
+      devMinor: v.devMinor,
+      inode: v.inode,
+      path: v.path,
+      deleted: v.deleted,
+      vmFlags,
+      size: sizes.size,
+      rss: sizes.rss,
+      anonymous: sizes.anonymous,
+      swap: sizes.swap,
+    });
   };
   let at = 0;
   while (at < text.length) {
