@@ -26,7 +26,9 @@ export function rewriteVerbosity(args: readonly string[]): string[] {
 
 export async function main(argv: readonly string[]): Promise<void> {
   try {
-    await yargs(rewriteVerbosity(argv))
+    const cli = yargs(rewriteVerbosity(argv));
+    skipHelpCache(cli);
+    await cli
       .scriptName('cryo')
       .parserConfiguration({ 'populate--': true })
       .command(dumpCommand)
@@ -49,6 +51,16 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (e) {
     report(e);
   }
+}
+
+/**
+ * yargs renders the full help text before it runs any command (~30 ms with string-width), only
+ * so that a handler could show it later; cryo's handlers never do (`--help` and usage errors
+ * render it afresh). An internal yargs method: if it is not there, nothing changes.
+ */
+function skipHelpCache(cli: object): void {
+  const usage = (cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 class UsageError extends CryoError {
