@@ -49,6 +49,8 @@ test('a deleted-but-open file over --ghost-limit is refused; raising the limit s
   await new Promise((res) => setTimeout(res, 300));
   assert.equal(readFileSync(join(dir, 'check'), 'utf8'), 'ok', 'the restored task reads its deleted file back');
   assert.equal(existsSync(join(dir, 'big.bin')), false, 'and the file is deleted again');
+  // Stopped before its folder is removed: it keeps writing into it.
+  await target.stop();
 });
 
 test('sizes are bytes with an optional K, M or G suffix, as in CRIU', () => {

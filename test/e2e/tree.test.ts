@@ -3,7 +3,7 @@
 // fd tables and fs shared by CLONE_FILES|CLONE_FS stay shared; a pipe between two processes keeps
 // its queued bytes. A dump that fails leaves the whole tree running as it was.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -86,6 +86,7 @@ function assertShape(tree: Tree): void {
   assert.ok(kcmpShares(root, F, KCMP.FILES), 'root and F share one fd table');
   assert.ok(kcmpShares(root, F, KCMP.FS), 'root and F share one fs');
   assert.ok(!kcmpShares(root, A, KCMP.FILES), 'A has its own fd table');
+  assert.equal(readdirSync(`/proc/${B}/task`).length, 2, 'B runs two threads');
   // fd 20 of every process is one open file description, at offset 5.
   for (const p of [A, B, C, S]) assert.equal(kcmpFile(root, 20, p, 20), 0, `fd 20 of ${p} is the root's description`);
   for (const p of [root, A, B, C, S, F]) assert.match(readFileSync(`/proc/${p}/fdinfo/20`, 'utf8'), /^pos:\s+5$/m, `offset of fd 20 in ${p}`);
@@ -115,6 +116,7 @@ test('a process tree comes back with pids, parents, groups, sessions, zombies an
   await sleep(100);
   const later = await reportAll(tree);
   for (const w of ['root', 'A', 'B', 'C', 'S', 'F']) assert.ok(Number(later.get(w)!['count']) > Number(after.get(w)!['count']), `${w} keeps counting`);
+  assert.ok(Number(later.get('B')!['thread_count']) > Number(after.get('B')!['thread_count']), "B's second thread keeps counting");
 
   // The root can still wait() for its zombies, and for a child it kills now.
   const since = fileSize(tree.log);

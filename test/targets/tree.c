@@ -7,6 +7,7 @@
 // report; A first drains the pipe (pipe_bytes=, pipe_sum=). SIGUSR2 to the root: it waits for
 // Z, K and (after SIGTERM) A, and reports their wait statuses.
 #include "target.h"
+#include <pthread.h>
 #include <sched.h>
 #include <sys/wait.h>
 
@@ -21,10 +22,11 @@ static void on_reap(int sig) {
 static int pipe_fd[2];
 static const char *who = "root";
 static pid_t grandchild; // B's child C
+static volatile long b_thread_count; // B's second thread
 static long count;
 
 static void report_self(void) {
-  say("who=%s pid=%d ppid=%d pgid=%d sid=%d count=%ld", who, getpid(), getppid(), getpgid(0), getsid(0), count);
+  say("who=%s pid=%d ppid=%d pgid=%d sid=%d count=%ld thread_count=%ld", who, getpid(), getppid(), getpgid(0), getsid(0), count, b_thread_count);
 }
 
 static int drain_pipe(void) {
@@ -72,8 +74,20 @@ static void setup_a(void) {
   close(pipe_fd[1]);
   fcntl(pipe_fd[0], F_SETFL, O_NONBLOCK);
 }
+// B also runs a second thread (threads in a process that is not the root), counting on its own.
+static void *b_thread(void *arg) {
+  (void)arg;
+  for (;;) {
+    b_thread_count++;
+    sleep_ms(10);
+  }
+  return NULL;
+}
+
 static void setup_b(void) {
   if (setpgid(0, 0) < 0) die("setpgid");
+  pthread_t th;
+  if (pthread_create(&th, NULL, b_thread, NULL) != 0) die("pthread_create");
   grandchild = start("C", grand_ready, NULL);
 }
 static void setup_s(void) {
