@@ -1,42 +1,56 @@
-// Hashes a file on a second core while the main thread is still writing it: the main thread
-// publishes how many bytes are written (and when it is done) in shared memory; this worker reads
-// them back from the page cache and hashes them, then hands the digest back the same way.
+// SHA-256 on a second core, two ways (image-dir.ts):
+// - ring: while a dump writes a large raw image, the main thread hands over each buffer it
+//   writes through a ring of slots in shared memory; this worker hashes them in place and says
+//   which slot it is done with;
+// - file: at restore, a large image that exists already is read and hashed here while the main
+//   thread rebuilds the tasks.
+// Either way the digest goes back through shared memory and a control word set to 2.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 
-// Started before the dump freezes anything; told which file to hash once it exists.
-const { state, digest } = workerData as { state: SharedArrayBuffer; digest: SharedArrayBuffer };
-const path = await new Promise<string>((resolve) => parentPort!.once('message', (m: { path: string }) => resolve(m.path)));
-// state: [0] bytes written (low 32 bits of the size in MiB units is not enough: use a Float64 view)
-const ctl = new Int32Array(state, 0, 2); // [0] generation counter, [1] closed flag
-const written = new Float64Array(state, 8, 1);
-const out = new Uint8Array(digest);
+type Data =
+  | { mode: 'ring'; ctl: SharedArrayBuffer; slots: SharedArrayBuffer; slotBytes: number; digest: SharedArrayBuffer }
+  | { mode: 'file'; path: string; state: SharedArrayBuffer; digest: SharedArrayBuffer };
 
+const data = workerData as Data;
 const hash = crypto.createHash('sha256');
-const fd = fs.openSync(path, 'r');
-const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
-let done = 0;
-for (;;) {
-  const gen = Atomics.load(ctl, 0);
-  const closed = Atomics.load(ctl, 1) === 1;
-  const upto = written[0]!;
-  let short = false;
-  while (done < upto) {
-    const n = fs.readSync(fd, buf, 0, Math.min(buf.length, upto - done), done);
-    if (n <= 0) {
-      short = true;
-      break;
+const out = new Uint8Array(data.digest);
+
+if (data.mode === 'ring') {
+  // ctl: [0] slots submitted, [1] slots hashed, [2] closed (1) / digest ready (2), [3..] lengths.
+  const ctl = new Int32Array(data.ctl);
+  const nSlots = ctl.length - 3;
+  let hashed = 0;
+  for (;;) {
+    // Closed is read before the count: the main thread submits everything before it closes.
+    const closed = Atomics.load(ctl, 2) === 1;
+    const submitted = Atomics.load(ctl, 0);
+    while (hashed < submitted) {
+      const slot = hashed % nSlots;
+      hash.update(new Uint8Array(data.slots, slot * data.slotBytes, Atomics.load(ctl, 3 + slot)));
+      hashed++;
+      Atomics.store(ctl, 1, hashed);
+      Atomics.notify(ctl, 1);
     }
-    hash.update(buf.subarray(0, n));
-    done += n;
+    if (closed) break;
+    Atomics.wait(ctl, 0, submitted, 50);
   }
-  // A file cut short after it was closed (restore hashes files that exist already): the digest of
-  // what is there, which will not match.
-  if (closed && (done >= upto || short)) break;
-  Atomics.wait(ctl, 0, gen, 50);
+  out.set(hash.digest());
+  Atomics.store(ctl, 2, 2);
+  Atomics.notify(ctl, 2);
+} else {
+  // state: [0] Int32 done flag (1 → 2 when the digest is ready); a Float64 at byte 8: the size.
+  const ctl = new Int32Array(data.state, 0, 2);
+  const size = new Float64Array(data.state, 8, 1)[0]!;
+  const fd = fs.openSync(data.path, 'r');
+  const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+  // A file cut short: the digest of what is there, which will not match.
+  for (let done = 0, n; done < size && (n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - done), done)) > 0; done += n) {
+    hash.update(buf.subarray(0, n));
+  }
+  fs.closeSync(fd);
+  out.set(hash.digest());
+  Atomics.store(ctl, 1, 2);
+  Atomics.notify(ctl, 1);
 }
-fs.closeSync(fd);
-out.set(hash.digest());
-Atomics.store(ctl, 1, 2);
-Atomics.notify(ctl, 1);

@@ -42,15 +42,87 @@ function writeAll(fd: number, buf: Uint8Array, file: string): void {
 export interface RawImageFile {
   readonly fd: number;
   readonly path: string;
+  /**
+   * A buffer of RAW_BUFFER_BYTES (or less, for a small file) to fill and hand to write(): the
+   * hasher reads it in place. Valid until the next buffer() call.
+   */
+  buffer(): Buffer;
   /** Writes all of `buf` and hashes it; write only through this, or the manifest will not match. */
   write(buf: Uint8Array): void;
   close(): void;
 }
 
+/** Size of the buffers raw files hand out (pages are copied from the task in batches this big). */
+export const RAW_BUFFER_BYTES = 4 * 1024 * 1024;
+const RING_SLOTS = 4;
+// Ring control words (Int32): slots submitted, slots hashed, closed (1) / digest ready (2).
+const SUBMITTED = 0;
+const HASHED = 1;
+const CLOSED = 2;
+
 /**
- * Hashing 512 MiB of pages costs about a third of a second: it runs on a worker thread that
- * reads what has been written back from the page cache, so it overlaps with the writing.
+ * Hashing 512 MiB of pages costs about a third of a second, as long as copying them: a worker
+ * thread hashes each buffer on the second core while the main thread writes it to the file.
+ * The buffers are a ring in shared memory: the hash reads them in place (no copy, no read back
+ * from the page cache); a buffer is refilled once the worker is done with it.
  */
+class RingHasher {
+  readonly #ctl = new Int32Array(new SharedArrayBuffer(4 * (3 + RING_SLOTS)));
+  readonly #slots = new SharedArrayBuffer(RING_SLOTS * RAW_BUFFER_BYTES);
+  readonly #digest = new SharedArrayBuffer(32);
+  readonly #worker: Worker;
+  #submitted = 0;
+
+  constructor() {
+    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
+      workerData: { mode: 'ring', ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
+    });
+    this.#worker.unref();
+  }
+
+  /** The next slot, once the worker has hashed what it held before. */
+  buffer(): Buffer {
+    const n = this.#submitted;
+    for (let hashed; n - (hashed = Atomics.load(this.#ctl, HASHED)) >= RING_SLOTS; ) Atomics.wait(this.#ctl, HASHED, hashed, 1000);
+    return Buffer.from(this.#slots, (n % RING_SLOTS) * RAW_BUFFER_BYTES, RAW_BUFFER_BYTES);
+  }
+
+  advance(_size: number, buf: Uint8Array): void {
+    const at = (this.#submitted % RING_SLOTS) * RAW_BUFFER_BYTES;
+    if (buf.buffer === this.#slots && buf.byteOffset === at) {
+      this.#submit(buf.length);
+      return;
+    }
+    // Not a buffer of ours: copied into the ring.
+    for (let off = 0; off < buf.length; off += RAW_BUFFER_BYTES) {
+      const piece = buf.subarray(off, off + RAW_BUFFER_BYTES);
+      this.buffer().set(piece);
+      this.#submit(piece.length);
+    }
+  }
+
+  #submit(len: number): void {
+    Atomics.store(this.#ctl, 3 + (this.#submitted % RING_SLOTS), len);
+    this.#submitted++;
+    Atomics.store(this.#ctl, SUBMITTED, this.#submitted);
+    Atomics.notify(this.#ctl, SUBMITTED);
+  }
+
+  cancel(): void {
+    void this.#worker.terminate();
+  }
+
+  /** Waits (synchronously) for the digest of everything submitted. */
+  finish(_size: number): string {
+    Atomics.store(this.#ctl, CLOSED, 1);
+    Atomics.notify(this.#ctl, SUBMITTED);
+    while (Atomics.load(this.#ctl, CLOSED) !== 2) Atomics.wait(this.#ctl, CLOSED, 1, 1000);
+    void this.#worker.terminate();
+    return Buffer.from(this.#digest).toString('hex');
+  }
+}
+
+/** Hashes a file that exists already (restore), on a worker thread, while the caller goes on. */
 class ParallelHasher {
   readonly #state = new SharedArrayBuffer(16);
   readonly #digest = new SharedArrayBuffer(32);
@@ -58,21 +130,11 @@ class ParallelHasher {
   readonly #written = new Float64Array(this.#state, 8, 1);
   readonly #worker: Worker;
 
-  /** Starts the worker; it waits for start(): creating it early keeps its start-up off the frozen time. */
-  constructor() {
-    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { state: this.#state, digest: this.#digest } });
-    this.#worker.unref();
-  }
-
-  start(file: string): this {
-    this.#worker.postMessage({ path: file });
-    return this;
-  }
-
-  advance(size: number, _buf: Uint8Array): void {
+  constructor(file: string, size: number) {
     this.#written[0] = size;
-    Atomics.add(this.#ctl, 0, 1);
-    Atomics.notify(this.#ctl, 0);
+    Atomics.store(this.#ctl, 1, 1);
+    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { mode: 'file', path: file, state: this.#state, digest: this.#digest } });
+    this.#worker.unref();
   }
 
   /** Stops the worker without a digest. */
@@ -80,12 +142,8 @@ class ParallelHasher {
     void this.#worker.terminate();
   }
 
-  /** Waits (synchronously) for the digest of everything written. */
-  finish(size: number): string {
-    this.#written[0] = size;
-    Atomics.store(this.#ctl, 1, 1);
-    Atomics.add(this.#ctl, 0, 1);
-    Atomics.notify(this.#ctl, 0);
+  /** Waits (synchronously) for the digest of the file's first `size` bytes. */
+  finish(): string {
     while (Atomics.load(this.#ctl, 1) !== 2) Atomics.wait(this.#ctl, 1, 1, 1000);
     void this.#worker.terminate();
     return Buffer.from(this.#digest).toString('hex');
@@ -106,6 +164,17 @@ export interface PendingHashes {
 
 class InlineHasher {
   readonly #hash = crypto.createHash('sha256');
+  readonly #bytes: number;
+  #buf: Buffer | undefined;
+
+  constructor(expectedBytes: number) {
+    this.#bytes = Math.min(RAW_BUFFER_BYTES, Math.max(4096, expectedBytes));
+  }
+
+  buffer(): Buffer {
+    return (this.#buf ??= Buffer.allocUnsafe(this.#bytes));
+  }
+
   advance(_size: number, buf: Uint8Array): void {
     this.#hash.update(buf);
   }
@@ -118,7 +187,7 @@ class RawFile implements RawImageFile, Disposable {
   readonly fd: number;
   readonly path: string;
   readonly #name: string;
-  readonly #hasher: ParallelHasher | InlineHasher;
+  readonly #hasher: RingHasher | InlineHasher;
   readonly #done: (name: string, entry: ManifestFile) => void;
   #size = 0;
   #closed = false;
@@ -129,14 +198,19 @@ class RawFile implements RawImageFile, Disposable {
     this.#done = done;
     this.fd = fs.openSync(this.path, 'w', 0o600);
     // A worker costs tens of milliseconds to start: only worth it for large files.
-    this.#hasher = expectedBytes >= PARALLEL_HASH_BYTES ? new ParallelHasher().start(this.path) : new InlineHasher();
+    this.#hasher = expectedBytes >= PARALLEL_HASH_BYTES ? new RingHasher() : new InlineHasher(expectedBytes);
+  }
+
+  buffer(): Buffer {
+    return this.#hasher.buffer();
   }
 
   write(buf: Uint8Array): void {
     if (this.#closed) throw new InternalError(`${this.#name}: written after close`);
-    writeAll(this.fd, buf, this.#name);
+    // Hashed first: the worker hashes the buffer while it is written.
     this.#size += buf.length;
     this.#hasher.advance(this.#size, buf);
+    writeAll(this.fd, buf, this.#name);
   }
 
   close(): void {
@@ -331,8 +405,7 @@ export class ImageReader {
     try {
       for (const [name, want] of listed) {
         if (want.size >= deferBytes) {
-          const hasher = new ParallelHasher().start(this.path(name));
-          hasher.advance(want.size, new Uint8Array(0));
+          const hasher = new ParallelHasher(this.path(name), want.size);
           pending.push({ name, want, hasher });
         } else if (sha256File(this.path(name)) !== want.sha256) throw mismatch(name);
       }
@@ -343,7 +416,7 @@ export class ImageReader {
     return {
       wait: () => {
         for (const [i, p] of pending.entries()) {
-          if (p.hasher.finish(p.want.size) === p.want.sha256) continue;
+          if (p.hasher.finish() === p.want.sha256) continue;
           for (const q of pending.slice(i + 1)) q.hasher.cancel();
           throw mismatch(p.name);
         }

@@ -145,9 +145,6 @@ interface PageRunPlan {
 const PAGEMAP_GAP = 1n << 20n;
 const PAGEMAP_SPAN = 4n << 30n;
 
-// Small enough to stay in the CPU caches between the read from the task and the write to the image.
-const BATCH_BYTES = 4 * 1024 * 1024;
-
 /** mm entry, pagemap entries and pages of one task; pages go straight to pages-N.img. */
 export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: bigint; dumpable: number; thpDisabled: boolean }): void {
   const { pid, stat } = proc;
@@ -212,9 +209,10 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   for (const r of runs) pagemap.push({ vaddr: r.vaddr, compat_nr_pages: r.nrPages, nr_pages: BigInt(r.nrPages), flags: r.flags });
   const total = runs.reduce((s, r) => s + r.nrPages, 0);
 
-  // Copy the pages: batches of up to 64 MiB, one process_vm_readv and one write each.
+  // Copy the pages: batches of one buffer of the image (4 MiB), one process_vm_readv and one
+  // write each; the image's worker thread hashes each batch meanwhile.
   using out = ctx.images.openRaw(`pages-${pagesId}.img`, { expectedBytes: total * PAGE_SIZE });
-  const buf = Buffer.allocUnsafe(Math.min(BATCH_BYTES, Math.max(PAGE_SIZE, total * PAGE_SIZE)));
+  const batchMax = out.buffer().length;
   let done = 0;
   let readMs = performance.now() - t0;
   let writeMs = 0;
@@ -223,6 +221,7 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const flush = (): void => {
     if (!batchBytes) return;
     const t1 = performance.now();
+    const buf = out.buffer();
     const n = readRanges(pid, buf, batch);
     if (n < batchBytes) {
       // A range process_vm_readv can't read (PROT_NONE): read the rest through /proc/PID/mem.
@@ -249,12 +248,12 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
     let vaddr = r.vaddr;
     let left = r.nrPages * PAGE_SIZE;
     while (left > 0) {
-      const len = Math.min(left, buf.length - batchBytes);
+      const len = Math.min(left, batchMax - batchBytes);
       batch.push({ addr: vaddr, len });
       batchBytes += len;
       vaddr += BigInt(len);
       left -= len;
-      if (batchBytes === buf.length || batch.length >= IOV_MAX * 16) flush();
+      if (batchBytes === batchMax || batch.length >= IOV_MAX * 16) flush();
     }
   }
   flush();
