@@ -55,67 +55,110 @@ export interface RawImageFile {
 /** Size of the buffers raw files hand out (pages are copied from the task in batches this big). */
 export const RAW_BUFFER_BYTES = 4 * 1024 * 1024;
 const RING_SLOTS = 4;
-// Ring control words (Int32): slots submitted, slots hashed, closed (1) / digest ready (2).
-const SUBMITTED = 0;
+/** Queue of pieces to hash, in file order: each in a ring slot, or to be read back from the file. */
+const QUEUE = 1024;
+// Control words (Int32): pieces queued, pieces hashed, ring slots freed, closed (1) / digest
+// ready (2); then the queue: each piece's length, negative for one to read back from the file.
+const QUEUED = 0;
 const HASHED = 1;
-const CLOSED = 2;
+const FREED = 2;
+const CLOSED = 3;
+const LENS = 4;
+const MAX_PIECE = 1 << 30;
 
 /**
  * Hashing 512 MiB of pages costs about a third of a second, as long as copying them: a worker
  * thread hashes each buffer on the second core while the main thread writes it to the file.
  * The buffers are a ring in shared memory: the hash reads them in place (no copy, no read back
  * from the page cache); a buffer is refilled once the worker is done with it.
+ *
+ * With `copyAhead`, the writer never waits for the hash: when no slot is free it writes from a
+ * buffer of its own, which the worker reads back from the file when it gets there (a
+ * --leave-running dump lets the task go before the hash is done).
+ *
+ * Started idle (before the dump freezes anything: a worker takes ~35 ms to start); attach()
+ * names the file.
  */
 class RingHasher {
-  readonly #ctl = new Int32Array(new SharedArrayBuffer(4 * (3 + RING_SLOTS)));
+  readonly #ctl = new Int32Array(new SharedArrayBuffer(4 * (LENS + QUEUE)));
+  readonly #path = new Uint8Array(new SharedArrayBuffer(4096));
   readonly #slots = new SharedArrayBuffer(RING_SLOTS * RAW_BUFFER_BYTES);
   readonly #digest = new SharedArrayBuffer(32);
   readonly #worker: Worker;
-  #submitted = 0;
+  #copyAhead = false;
+  #queued = 0;
+  #used = 0;
+  #own: Buffer | undefined;
 
   constructor() {
     this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
-      workerData: { mode: 'ring', ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
+      workerData: { mode: 'ring', path: this.#path.buffer, ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
     });
     this.#worker.unref();
   }
 
-  /** The next slot, once the worker has hashed what it held before. */
-  buffer(): Buffer {
-    const n = this.#submitted;
-    for (let hashed; n - (hashed = Atomics.load(this.#ctl, HASHED)) >= RING_SLOTS; ) Atomics.wait(this.#ctl, HASHED, hashed, 1000);
-    return Buffer.from(this.#slots, (n % RING_SLOTS) * RAW_BUFFER_BYTES, RAW_BUFFER_BYTES);
+  attach(file: string, copyAhead: boolean): this {
+    const name = Buffer.from(file);
+    if (name.length >= this.#path.length) throw new InternalError(`${file}: path too long`);
+    this.#path.set(name);
+    this.#copyAhead = copyAhead;
+    return this;
   }
 
-  advance(_size: number, buf: Uint8Array): void {
-    const at = (this.#submitted % RING_SLOTS) * RAW_BUFFER_BYTES;
-    if (buf.buffer === this.#slots && buf.byteOffset === at) {
-      this.#submit(buf.length);
+  #slotFree(): boolean {
+    return this.#used - Atomics.load(this.#ctl, FREED) < RING_SLOTS;
+  }
+
+  /** The next slot, once the worker has hashed what it held before (copying ahead: or a buffer of our own). */
+  buffer(): Buffer {
+    if (this.#copyAhead && !this.#slotFree()) return (this.#own ??= Buffer.allocUnsafe(RAW_BUFFER_BYTES));
+    for (let freed; this.#used - (freed = Atomics.load(this.#ctl, FREED)) >= RING_SLOTS; ) Atomics.wait(this.#ctl, FREED, freed, 1000);
+    return Buffer.from(this.#slots, (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES, RAW_BUFFER_BYTES);
+  }
+
+  /** Before `buf` is written: a ring slot is handed over at once, anything else is copied into the ring. */
+  advance(buf: Uint8Array): void {
+    if (buf.buffer === this.#slots && buf.byteOffset === (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES) {
+      this.#used++;
+      this.#queue(buf.length);
       return;
     }
-    // Not a buffer of ours: copied into the ring.
+    if (this.#copyAhead) return; // wrote() queues it to be read back
     for (let off = 0; off < buf.length; off += RAW_BUFFER_BYTES) {
       const piece = buf.subarray(off, off + RAW_BUFFER_BYTES);
       this.buffer().set(piece);
-      this.#submit(piece.length);
+      this.#used++;
+      this.#queue(piece.length);
     }
   }
 
-  #submit(len: number): void {
-    Atomics.store(this.#ctl, 3 + (this.#submitted % RING_SLOTS), len);
-    this.#submitted++;
-    Atomics.store(this.#ctl, SUBMITTED, this.#submitted);
-    Atomics.notify(this.#ctl, SUBMITTED);
+  /** After `buf` is written: what was not handed over goes to the worker as a piece of the file. */
+  wrote(buf: Uint8Array): void {
+    if (!this.#copyAhead || buf.buffer === this.#slots) return;
+    for (let off = 0; off < buf.length; off += MAX_PIECE) this.#queue(-Math.min(MAX_PIECE, buf.length - off));
   }
 
+  #queue(len: number): void {
+    for (let hashed; this.#queued - (hashed = Atomics.load(this.#ctl, HASHED)) >= QUEUE; ) Atomics.wait(this.#ctl, HASHED, hashed, 1000);
+    Atomics.store(this.#ctl, LENS + (this.#queued % QUEUE), len);
+    this.#queued++;
+    Atomics.store(this.#ctl, QUEUED, this.#queued);
+    Atomics.notify(this.#ctl, QUEUED);
+  }
+
+  /** Everything is written: the worker finishes on its own. */
+  close(_size: number): void {
+    Atomics.store(this.#ctl, CLOSED, 1);
+    Atomics.notify(this.#ctl, QUEUED);
+  }
+
+  /** Stops an idle or unfinished worker. */
   cancel(): void {
     void this.#worker.terminate();
   }
 
-  /** Waits (synchronously) for the digest of everything submitted. */
-  finish(_size: number): string {
-    Atomics.store(this.#ctl, CLOSED, 1);
-    Atomics.notify(this.#ctl, SUBMITTED);
+  /** Waits (synchronously) for the digest of everything written. */
+  finish(): string {
     while (Atomics.load(this.#ctl, CLOSED) !== 2) Atomics.wait(this.#ctl, CLOSED, 1, 1000);
     void this.#worker.terminate();
     return Buffer.from(this.#digest).toString('hex');
@@ -150,7 +193,10 @@ class ParallelHasher {
   }
 }
 
+/** Raw images from this size on are hashed on a worker thread started for them (~35 ms to start)… */
 const PARALLEL_HASH_BYTES = 128 * 1024 * 1024;
+/** …or from this size on, by a worker started in advance. */
+const PRESTARTED_HASH_BYTES = 16 * 1024 * 1024;
 /** At restore, files from this size on are hashed in the background (a worker costs ~30 ms to start). */
 const DEFERRED_HASH_BYTES = 16 * 1024 * 1024;
 
@@ -175,10 +221,15 @@ class InlineHasher {
     return (this.#buf ??= Buffer.allocUnsafe(this.#bytes));
   }
 
-  advance(_size: number, buf: Uint8Array): void {
+  advance(buf: Uint8Array): void {
     this.#hash.update(buf);
   }
-  finish(_size: number): string {
+
+  wrote(_buf: Uint8Array): void {}
+
+  close(_size: number): void {}
+
+  finish(): string {
     return this.#hash.digest('hex');
   }
 }
@@ -188,17 +239,16 @@ class RawFile implements RawImageFile, Disposable {
   readonly path: string;
   readonly #name: string;
   readonly #hasher: RingHasher | InlineHasher;
-  readonly #done: (name: string, entry: ManifestFile) => void;
+  readonly #done: (name: string, size: number, digest: () => string) => void;
   #size = 0;
   #closed = false;
 
-  constructor(dir: string, name: string, expectedBytes: number, done: (name: string, entry: ManifestFile) => void) {
+  constructor(dir: string, name: string, hasher: RingHasher | InlineHasher, done: (name: string, size: number, digest: () => string) => void) {
     this.path = path.join(dir, name);
     this.#name = name;
     this.#done = done;
     this.fd = fs.openSync(this.path, 'w', 0o600);
-    // A worker costs tens of milliseconds to start: only worth it for large files.
-    this.#hasher = expectedBytes >= PARALLEL_HASH_BYTES ? new RingHasher() : new InlineHasher(expectedBytes);
+    this.#hasher = hasher;
   }
 
   buffer(): Buffer {
@@ -207,17 +257,21 @@ class RawFile implements RawImageFile, Disposable {
 
   write(buf: Uint8Array): void {
     if (this.#closed) throw new InternalError(`${this.#name}: written after close`);
-    // Hashed first: the worker hashes the buffer while it is written.
-    this.#size += buf.length;
-    this.#hasher.advance(this.#size, buf);
+    // Handed to the hash first: the worker hashes the buffer while it is written.
+    this.#hasher.advance(buf);
     writeAll(this.fd, buf, this.#name);
+    this.#size += buf.length;
+    this.#hasher.wrote(buf);
   }
 
+  /** Closes the file; the digest may still be computed on the worker until the writer's finish(). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     fs.closeSync(this.fd);
-    this.#done(this.#name, { size: this.#size, sha256: this.#hasher.finish(this.#size) });
+    this.#hasher.close(this.#size);
+    const hasher = this.#hasher;
+    this.#done(this.#name, this.#size, () => hasher.finish());
   }
 
   [Symbol.dispose](): void {
@@ -246,10 +300,22 @@ export class ImageWriter {
   readonly dir: string;
   readonly #files = new Map<string, ManifestFile>();
   readonly #open = new Set<string>();
+  /** Raw images closed whose digest a worker may still be computing. */
+  readonly #hashing = new Map<string, { size: number; digest: () => string }>();
+  readonly #copyAhead: boolean;
+  #idleHasher: RingHasher | undefined;
   #finished = false;
 
-  constructor(dir: string) {
+  /**
+   * `hashWorker`: a hash worker is started now, for the first large raw image (a dump creates
+   * its writer before it freezes anything). `copyAhead`: large raw images are written without
+   * waiting for their hash, which finish() then waits for (a --leave-running dump lets the
+   * tasks go in between).
+   */
+  constructor(dir: string, opts: { hashWorker?: boolean; copyAhead?: boolean } = {}) {
     this.dir = dir;
+    this.#copyAhead = opts.copyAhead ?? false;
+    if (opts.hashWorker) this.#idleHasher = new RingHasher();
     fs.mkdirSync(dir, { recursive: true });
     // A stale manifest would vouch for a half-written new dump, and stale images of an earlier
     // dump into the same directory would be mixed into this one: a new dump replaces them.
@@ -261,7 +327,7 @@ export class ImageWriter {
 
   #claim(name: string): void {
     if (this.#finished) throw new InternalError(`${name}: written after finish()`);
-    if (this.#files.has(name) || this.#open.has(name)) throw new InternalError(`${name}: written twice`);
+    if (this.#files.has(name) || this.#open.has(name) || this.#hashing.has(name)) throw new InternalError(`${name}: written twice`);
   }
 
   write(kind: ImageKindName, entries: readonly object[], opts: { id?: number | string; payloads?: readonly (Uint8Array | undefined)[] } = {}): void {
@@ -284,17 +350,35 @@ export class ImageWriter {
     if (fileName.includes('/') || isReserved(fileName)) throw new InternalError(`bad raw image name ${fileName}`);
     this.#claim(fileName);
     this.#open.add(fileName);
-    return new RawFile(this.dir, fileName, opts.expectedBytes ?? 0, (name, entry) => {
+    const expected = opts.expectedBytes ?? 0;
+    let hasher: RingHasher | InlineHasher;
+    if (expected >= PARALLEL_HASH_BYTES || (this.#idleHasher && expected >= PRESTARTED_HASH_BYTES)) {
+      hasher = (this.#idleHasher ?? new RingHasher()).attach(path.join(this.dir, fileName), this.#copyAhead);
+      this.#idleHasher = undefined;
+    } else hasher = new InlineHasher(expected);
+    return new RawFile(this.dir, fileName, hasher, (name, size, digest) => {
       this.#open.delete(name);
-      this.#files.set(name, entry);
+      this.#hashing.set(name, { size, digest });
     });
   }
 
-  /** Writes manifest.json, last, so only a complete dump has one. */
+  /** A failed dump: stops the hash workers; no manifest is written. */
+  abort(): void {
+    this.#finished = true;
+    this.#idleHasher?.cancel();
+    this.#idleHasher = undefined;
+    this.#hashing.clear();
+  }
+
+  /** Waits for the raw images' hashes, then writes manifest.json, last, so only a complete dump has one. */
   finish(): void {
     if (this.#open.size > 0) throw new InternalError(`finish() with raw images still open: ${[...this.#open].join(', ')}`);
     if (this.#finished) return;
     this.#finished = true;
+    this.#idleHasher?.cancel();
+    this.#idleHasher = undefined;
+    for (const [name, h] of this.#hashing) this.#files.set(name, { size: h.size, sha256: h.digest() });
+    this.#hashing.clear();
     const files: Record<string, ManifestFile> = {};
     for (const name of [...this.#files.keys()].sort()) files[name] = this.#files.get(name)!;
     const manifest: Manifest = { format: 'cryo-images', version: 1, files };

@@ -26,9 +26,16 @@ function fileHash(name: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, name))).digest('hex');
 }
 
-for (const [label, expectedBytes] of [['inline', 0], ['worker ring', 256 * 1024 * 1024]] as const) {
+const CASES = [
+  ['inline', 0, false],
+  ['worker ring', 256 * 1024 * 1024, false],
+  // The worker starts after the first buffers are written: the ring fills, the rest is read back.
+  ['worker ring, writer going ahead', 256 * 1024 * 1024, true],
+] as const;
+
+for (const [label, expectedBytes, copyAhead] of CASES) {
   test(`raw image hashed (${label}): own buffers, partly filled, and foreign buffers of any size`, () => {
-    const w = new ImageWriter(dir);
+    const w = new ImageWriter(dir, { copyAhead });
     const out = w.openRaw('pages-1.img', { expectedBytes });
     let seed = 1;
     // More buffers than the ring has slots, so slots are reused.
