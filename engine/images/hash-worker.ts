@@ -9,7 +9,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import { mapFile } from '../../native/filemap.ts';
 
 const PIECE = 1 << 20;
 
@@ -71,8 +70,15 @@ if (data.mode === 'ring') {
   Atomics.store(ctl, 3, 2);
   Atomics.notify(ctl, 3);
 } else {
-  // state: [0] Int32 done flag (1 → 2 when the digest is ready); a Float64 at byte 8: the size.
+  // state: [0] native code loaded (1), [1] done flag (1 → 2 when the digest is ready); a
+  // Float64 at byte 8: the size.
   const ctl = new Int32Array(data.state, 0, 2);
+  // Only this mode loads koffi (the dump's ring workers never do). A worker terminated while
+  // koffi registers itself aborts the whole process, so the main thread waits for this flag
+  // before it terminates one.
+  const { mapFile } = await import('../../native/filemap.ts');
+  Atomics.store(ctl, 0, 1);
+  Atomics.notify(ctl, 0);
   const size = new Float64Array(data.state, 8, 1)[0]!;
   const fd = fs.openSync(data.path, 'r');
   // Hashed in place from a mapping (a fifth faster than reading it out of the page cache). A

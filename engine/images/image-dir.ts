@@ -180,8 +180,10 @@ class ParallelHasher {
     this.#worker.unref();
   }
 
-  /** Stops the worker without a digest. */
+  /** Stops the worker without a digest (once it has loaded its native code: see hash-worker.ts). */
   cancel(): void {
+    const deadline = performance.now() + 5000;
+    while (Atomics.load(this.#ctl, 0) !== 1 && Atomics.load(this.#ctl, 1) !== 2 && performance.now() < deadline) Atomics.wait(this.#ctl, 0, 0, 50);
     void this.#worker.terminate();
   }
 
