@@ -114,7 +114,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // Load the image schemas before freezing: parsing the .proto files takes longer than a
   // small dump and would all be frozen time.
   hasMessage('core_entry');
-  const images = new ImageWriter(opts.imagesDir);
+  // --leave-running without hooks lets the tasks go before the pages' hashes are done (the
+  // manifest still comes before success is reported); a post-dump hook sees a complete dump.
+  const earlyRelease = (opts.leaveRunning ?? false) && !opts.hooks;
+  const images = new ImageWriter(opts.imagesDir, { hashWorker: true, copyAhead: earlyRelease });
   const t0 = performance.now();
   const tree = seizeTree(opts.pid, log);
   const tFrozen = performance.now();
@@ -208,6 +211,11 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     images.writeStats('dump', criuDumpStats(stats));
     // The inventory goes last: with the manifest it marks a complete dump.
     images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod }]);
+    const frozenEarly = us(performance.now() - tFrozen);
+    if (earlyRelease) {
+      await inet.finish('running', hook, log);
+      release('running');
+    }
     images.finish();
     log.debug('images written');
     try {
@@ -217,9 +225,11 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       throw e instanceof HookError ? e : new HookError(`post-dump hook failed: ${(e as Error).message}`, { cause: e });
     }
     const final = opts.leaveRunning ? 'running' : opts.leaveStopped ? 'stopped' : 'killed';
-    const frozenUs = us(performance.now() - tFrozen);
-    await inet.finish(final, hook, log);
-    release(final);
+    const frozenUs = earlyRelease ? frozenEarly : us(performance.now() - tFrozen);
+    if (!earlyRelease) {
+      await inet.finish(final, hook, log);
+      release(final);
+    }
     const result: DumpResult = { imagesDir: opts.imagesDir, pids, final, stats: { ...stats, frozen_time: frozenUs, image_bytes: imageDirSize(opts.imagesDir) } };
     log.info(`Dumping finished successfully`);
     return result;
@@ -227,6 +237,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // Connections out of repair mode and unlocked while the task is still frozen.
     await inet.finish('failed', hook, log);
     release('running');
+    images.abort();
     log.error(`Dumping FAILED: ${(e as Error).message}`);
     // A cancelled dump (Ctrl-C) is reported as such; anything not ours is wrapped with the pid.
     if (!(e instanceof CryoError) && !(e instanceof Error && e.name === 'AbortError')) {

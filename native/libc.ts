@@ -74,4 +74,20 @@ export const sys = {
   /** Replaces cryo with another program (CRIU's --exec-cmd): the restored root stays its child. */
   execvp: libc.func('int execvp(const char *file, const char **argv)') as (file: string, argv: (string | null)[]) => number,
   setsid: libc.func('int setsid()') as () => number,
+  /** mmap returning the pointer itself (for koffi.view); MAP_FAILED is address 2^64-1. */
+  mmapPtr: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)') as (
+    addr: null, len: number, prot: number, flags: number, fd: number, off: number,
+  ) => unknown,
+  munmapPtr: libc.func('int munmap(void *addr, size_t len)') as (addr: unknown, len: number) => number,
+  madvisePtr: libc.func('int madvise(void *addr, size_t len, int advice)') as (addr: unknown, len: number, advice: number) => number,
 };
+
+/** The address a native pointer holds. */
+export function pointerAddress(ptr: unknown): bigint {
+  return koffi.address(ptr) as bigint;
+}
+
+/** A view of native memory (e.g. a mapping) as an ArrayBuffer, valid until it is unmapped. */
+export function viewOf(ptr: unknown, len: number): ArrayBuffer {
+  return koffi.view(ptr, len);
+}

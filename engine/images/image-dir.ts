@@ -42,15 +42,130 @@ function writeAll(fd: number, buf: Uint8Array, file: string): void {
 export interface RawImageFile {
   readonly fd: number;
   readonly path: string;
+  /**
+   * A buffer of RAW_BUFFER_BYTES (or less, for a small file) to fill and hand to write(): the
+   * hasher reads it in place. Valid until the next buffer() call.
+   */
+  buffer(): Buffer;
   /** Writes all of `buf` and hashes it; write only through this, or the manifest will not match. */
   write(buf: Uint8Array): void;
   close(): void;
 }
 
+/** Size of the buffers raw files hand out (pages are copied from the task in batches this big). */
+export const RAW_BUFFER_BYTES = 4 * 1024 * 1024;
+const RING_SLOTS = 4;
+/** Queue of pieces to hash, in file order: each in a ring slot, or to be read back from the file. */
+const QUEUE = 1024;
+// Control words (Int32): pieces queued, pieces hashed, ring slots freed, closed (1) / digest
+// ready (2); then the queue: each piece's length, negative for one to read back from the file.
+const QUEUED = 0;
+const HASHED = 1;
+const FREED = 2;
+const CLOSED = 3;
+const LENS = 4;
+const MAX_PIECE = 1 << 30;
+
 /**
- * Hashing 512 MiB of pages costs about a third of a second: it runs on a worker thread that
- * reads what has been written back from the page cache, so it overlaps with the writing.
+ * Hashing 512 MiB of pages costs about a third of a second, as long as copying them: a worker
+ * thread hashes each buffer on the second core while the main thread writes it to the file.
+ * The buffers are a ring in shared memory: the hash reads them in place (no copy, no read back
+ * from the page cache); a buffer is refilled once the worker is done with it.
+ *
+ * With `copyAhead`, the writer never waits for the hash: when no slot is free it writes from a
+ * buffer of its own, which the worker reads back from the file when it gets there (a
+ * --leave-running dump lets the task go before the hash is done).
+ *
+ * Started idle (before the dump freezes anything: a worker takes ~35 ms to start); attach()
+ * names the file.
  */
+class RingHasher {
+  readonly #ctl = new Int32Array(new SharedArrayBuffer(4 * (LENS + QUEUE)));
+  readonly #path = new Uint8Array(new SharedArrayBuffer(4096));
+  readonly #slots = new SharedArrayBuffer(RING_SLOTS * RAW_BUFFER_BYTES);
+  readonly #digest = new SharedArrayBuffer(32);
+  readonly #worker: Worker;
+  #copyAhead = false;
+  #queued = 0;
+  #used = 0;
+  #own: Buffer | undefined;
+
+  constructor() {
+    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
+      workerData: { mode: 'ring', path: this.#path.buffer, ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
+    });
+    this.#worker.unref();
+  }
+
+  attach(file: string, copyAhead: boolean): this {
+    const name = Buffer.from(file);
+    if (name.length >= this.#path.length) throw new InternalError(`${file}: path too long`);
+    this.#path.set(name);
+    this.#copyAhead = copyAhead;
+    return this;
+  }
+
+  #slotFree(): boolean {
+    return this.#used - Atomics.load(this.#ctl, FREED) < RING_SLOTS;
+  }
+
+  /** The next slot, once the worker has hashed what it held before (copying ahead: or a buffer of our own). */
+  buffer(): Buffer {
+    if (this.#copyAhead && !this.#slotFree()) return (this.#own ??= Buffer.allocUnsafe(RAW_BUFFER_BYTES));
+    for (let freed; this.#used - (freed = Atomics.load(this.#ctl, FREED)) >= RING_SLOTS; ) Atomics.wait(this.#ctl, FREED, freed, 1000);
+    return Buffer.from(this.#slots, (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES, RAW_BUFFER_BYTES);
+  }
+
+  /** Before `buf` is written: a ring slot is handed over at once, anything else is copied into the ring. */
+  advance(buf: Uint8Array): void {
+    if (buf.buffer === this.#slots && buf.byteOffset === (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES) {
+      this.#used++;
+      this.#queue(buf.length);
+      return;
+    }
+    if (this.#copyAhead) return; // wrote() queues it to be read back
+    for (let off = 0; off < buf.length; off += RAW_BUFFER_BYTES) {
+      const piece = buf.subarray(off, off + RAW_BUFFER_BYTES);
+      this.buffer().set(piece);
+      this.#used++;
+      this.#queue(piece.length);
+    }
+  }
+
+  /** After `buf` is written: what was not handed over goes to the worker as a piece of the file. */
+  wrote(buf: Uint8Array): void {
+    if (!this.#copyAhead || buf.buffer === this.#slots) return;
+    for (let off = 0; off < buf.length; off += MAX_PIECE) this.#queue(-Math.min(MAX_PIECE, buf.length - off));
+  }
+
+  #queue(len: number): void {
+    for (let hashed; this.#queued - (hashed = Atomics.load(this.#ctl, HASHED)) >= QUEUE; ) Atomics.wait(this.#ctl, HASHED, hashed, 1000);
+    Atomics.store(this.#ctl, LENS + (this.#queued % QUEUE), len);
+    this.#queued++;
+    Atomics.store(this.#ctl, QUEUED, this.#queued);
+    Atomics.notify(this.#ctl, QUEUED);
+  }
+
+  /** Everything is written: the worker finishes on its own. */
+  close(_size: number): void {
+    Atomics.store(this.#ctl, CLOSED, 1);
+    Atomics.notify(this.#ctl, QUEUED);
+  }
+
+  /** Stops an idle or unfinished worker. */
+  cancel(): void {
+    void this.#worker.terminate();
+  }
+
+  /** Waits (synchronously) for the digest of everything written. */
+  finish(): string {
+    while (Atomics.load(this.#ctl, CLOSED) !== 2) Atomics.wait(this.#ctl, CLOSED, 1, 1000);
+    void this.#worker.terminate();
+    return Buffer.from(this.#digest).toString('hex');
+  }
+}
+
+/** Hashes a file that exists already (restore), on a worker thread, while the caller goes on. */
 class ParallelHasher {
   readonly #state = new SharedArrayBuffer(16);
   readonly #digest = new SharedArrayBuffer(32);
@@ -58,41 +173,32 @@ class ParallelHasher {
   readonly #written = new Float64Array(this.#state, 8, 1);
   readonly #worker: Worker;
 
-  /** Starts the worker; it waits for start(): creating it early keeps its start-up off the frozen time. */
-  constructor() {
-    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { state: this.#state, digest: this.#digest } });
+  constructor(file: string, size: number) {
+    this.#written[0] = size;
+    Atomics.store(this.#ctl, 1, 1);
+    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { mode: 'file', path: file, state: this.#state, digest: this.#digest } });
     this.#worker.unref();
   }
 
-  start(file: string): this {
-    this.#worker.postMessage({ path: file });
-    return this;
-  }
-
-  advance(size: number, _buf: Uint8Array): void {
-    this.#written[0] = size;
-    Atomics.add(this.#ctl, 0, 1);
-    Atomics.notify(this.#ctl, 0);
-  }
-
-  /** Stops the worker without a digest. */
+  /** Stops the worker without a digest (once it has loaded its native code: see hash-worker.ts). */
   cancel(): void {
+    const deadline = performance.now() + 5000;
+    while (Atomics.load(this.#ctl, 0) !== 1 && Atomics.load(this.#ctl, 1) !== 2 && performance.now() < deadline) Atomics.wait(this.#ctl, 0, 0, 50);
     void this.#worker.terminate();
   }
 
-  /** Waits (synchronously) for the digest of everything written. */
-  finish(size: number): string {
-    this.#written[0] = size;
-    Atomics.store(this.#ctl, 1, 1);
-    Atomics.add(this.#ctl, 0, 1);
-    Atomics.notify(this.#ctl, 0);
+  /** Waits (synchronously) for the digest of the file's first `size` bytes. */
+  finish(): string {
     while (Atomics.load(this.#ctl, 1) !== 2) Atomics.wait(this.#ctl, 1, 1, 1000);
     void this.#worker.terminate();
     return Buffer.from(this.#digest).toString('hex');
   }
 }
 
+/** Raw images from this size on are hashed on a worker thread started for them (~35 ms to start)… */
 const PARALLEL_HASH_BYTES = 128 * 1024 * 1024;
+/** …or from this size on, by a worker started in advance. */
+const PRESTARTED_HASH_BYTES = 16 * 1024 * 1024;
 /** At restore, files from this size on are hashed in the background (a worker costs ~30 ms to start). */
 const DEFERRED_HASH_BYTES = 16 * 1024 * 1024;
 
@@ -106,10 +212,26 @@ export interface PendingHashes {
 
 class InlineHasher {
   readonly #hash = crypto.createHash('sha256');
-  advance(_size: number, buf: Uint8Array): void {
+  readonly #bytes: number;
+  #buf: Buffer | undefined;
+
+  constructor(expectedBytes: number) {
+    this.#bytes = Math.min(RAW_BUFFER_BYTES, Math.max(4096, expectedBytes));
+  }
+
+  buffer(): Buffer {
+    return (this.#buf ??= Buffer.allocUnsafe(this.#bytes));
+  }
+
+  advance(buf: Uint8Array): void {
     this.#hash.update(buf);
   }
-  finish(_size: number): string {
+
+  wrote(_buf: Uint8Array): void {}
+
+  close(_size: number): void {}
+
+  finish(): string {
     return this.#hash.digest('hex');
   }
 }
@@ -118,32 +240,40 @@ class RawFile implements RawImageFile, Disposable {
   readonly fd: number;
   readonly path: string;
   readonly #name: string;
-  readonly #hasher: ParallelHasher | InlineHasher;
-  readonly #done: (name: string, entry: ManifestFile) => void;
+  readonly #hasher: RingHasher | InlineHasher;
+  readonly #done: (name: string, size: number, digest: () => string) => void;
   #size = 0;
   #closed = false;
 
-  constructor(dir: string, name: string, expectedBytes: number, done: (name: string, entry: ManifestFile) => void) {
+  constructor(dir: string, name: string, hasher: RingHasher | InlineHasher, done: (name: string, size: number, digest: () => string) => void) {
     this.path = path.join(dir, name);
     this.#name = name;
     this.#done = done;
     this.fd = fs.openSync(this.path, 'w', 0o600);
-    // A worker costs tens of milliseconds to start: only worth it for large files.
-    this.#hasher = expectedBytes >= PARALLEL_HASH_BYTES ? new ParallelHasher().start(this.path) : new InlineHasher();
+    this.#hasher = hasher;
+  }
+
+  buffer(): Buffer {
+    return this.#hasher.buffer();
   }
 
   write(buf: Uint8Array): void {
     if (this.#closed) throw new InternalError(`${this.#name}: written after close`);
+    // Handed to the hash first: the worker hashes the buffer while it is written.
+    this.#hasher.advance(buf);
     writeAll(this.fd, buf, this.#name);
     this.#size += buf.length;
-    this.#hasher.advance(this.#size, buf);
+    this.#hasher.wrote(buf);
   }
 
+  /** Closes the file; the digest may still be computed on the worker until the writer's finish(). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     fs.closeSync(this.fd);
-    this.#done(this.#name, { size: this.#size, sha256: this.#hasher.finish(this.#size) });
+    this.#hasher.close(this.#size);
+    const hasher = this.#hasher;
+    this.#done(this.#name, this.#size, () => hasher.finish());
   }
 
   [Symbol.dispose](): void {
@@ -172,10 +302,22 @@ export class ImageWriter {
   readonly dir: string;
   readonly #files = new Map<string, ManifestFile>();
   readonly #open = new Set<string>();
+  /** Raw images closed whose digest a worker may still be computing. */
+  readonly #hashing = new Map<string, { size: number; digest: () => string }>();
+  readonly #copyAhead: boolean;
+  #idleHasher: RingHasher | undefined;
   #finished = false;
 
-  constructor(dir: string) {
+  /**
+   * `hashWorker`: a hash worker is started now, for the first large raw image (a dump creates
+   * its writer before it freezes anything). `copyAhead`: large raw images are written without
+   * waiting for their hash, which finish() then waits for (a --leave-running dump lets the
+   * tasks go in between).
+   */
+  constructor(dir: string, opts: { hashWorker?: boolean; copyAhead?: boolean } = {}) {
     this.dir = dir;
+    this.#copyAhead = opts.copyAhead ?? false;
+    if (opts.hashWorker) this.#idleHasher = new RingHasher();
     fs.mkdirSync(dir, { recursive: true });
     // A stale manifest would vouch for a half-written new dump, and stale images of an earlier
     // dump into the same directory would be mixed into this one: a new dump replaces them.
@@ -187,7 +329,7 @@ export class ImageWriter {
 
   #claim(name: string): void {
     if (this.#finished) throw new InternalError(`${name}: written after finish()`);
-    if (this.#files.has(name) || this.#open.has(name)) throw new InternalError(`${name}: written twice`);
+    if (this.#files.has(name) || this.#open.has(name) || this.#hashing.has(name)) throw new InternalError(`${name}: written twice`);
   }
 
   write(kind: ImageKindName, entries: readonly object[], opts: { id?: number | string; payloads?: readonly (Uint8Array | undefined)[] } = {}): void {
@@ -210,17 +352,35 @@ export class ImageWriter {
     if (fileName.includes('/') || isReserved(fileName)) throw new InternalError(`bad raw image name ${fileName}`);
     this.#claim(fileName);
     this.#open.add(fileName);
-    return new RawFile(this.dir, fileName, opts.expectedBytes ?? 0, (name, entry) => {
+    const expected = opts.expectedBytes ?? 0;
+    let hasher: RingHasher | InlineHasher;
+    if (expected >= PARALLEL_HASH_BYTES || (this.#idleHasher && expected >= PRESTARTED_HASH_BYTES)) {
+      hasher = (this.#idleHasher ?? new RingHasher()).attach(path.join(this.dir, fileName), this.#copyAhead);
+      this.#idleHasher = undefined;
+    } else hasher = new InlineHasher(expected);
+    return new RawFile(this.dir, fileName, hasher, (name, size, digest) => {
       this.#open.delete(name);
-      this.#files.set(name, entry);
+      this.#hashing.set(name, { size, digest });
     });
   }
 
-  /** Writes manifest.json, last, so only a complete dump has one. */
+  /** A failed dump: stops the hash workers; no manifest is written. */
+  abort(): void {
+    this.#finished = true;
+    this.#idleHasher?.cancel();
+    this.#idleHasher = undefined;
+    this.#hashing.clear();
+  }
+
+  /** Waits for the raw images' hashes, then writes manifest.json, last, so only a complete dump has one. */
   finish(): void {
     if (this.#open.size > 0) throw new InternalError(`finish() with raw images still open: ${[...this.#open].join(', ')}`);
     if (this.#finished) return;
     this.#finished = true;
+    this.#idleHasher?.cancel();
+    this.#idleHasher = undefined;
+    for (const [name, h] of this.#hashing) this.#files.set(name, { size: h.size, sha256: h.digest() });
+    this.#hashing.clear();
     const files: Record<string, ManifestFile> = {};
     for (const name of [...this.#files.keys()].sort()) files[name] = this.#files.get(name)!;
     const manifest: Manifest = { format: 'cryo-images', version: 1, files };
@@ -331,8 +491,7 @@ export class ImageReader {
     try {
       for (const [name, want] of listed) {
         if (want.size >= deferBytes) {
-          const hasher = new ParallelHasher().start(this.path(name));
-          hasher.advance(want.size, new Uint8Array(0));
+          const hasher = new ParallelHasher(this.path(name), want.size);
           pending.push({ name, want, hasher });
         } else if (sha256File(this.path(name)) !== want.sha256) throw mismatch(name);
       }
@@ -343,7 +502,7 @@ export class ImageReader {
     return {
       wait: () => {
         for (const [i, p] of pending.entries()) {
-          if (p.hasher.finish(p.want.size) === p.want.sha256) continue;
+          if (p.hasher.finish() === p.want.sha256) continue;
           for (const q of pending.slice(i + 1)) q.hasher.cancel();
           throw mismatch(p.name);
         }

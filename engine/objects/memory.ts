@@ -145,9 +145,6 @@ interface PageRunPlan {
 const PAGEMAP_GAP = 1n << 20n;
 const PAGEMAP_SPAN = 4n << 30n;
 
-// Small enough to stay in the CPU caches between the read from the task and the write to the image.
-const BATCH_BYTES = 4 * 1024 * 1024;
-
 /** mm entry, pagemap entries and pages of one task; pages go straight to pages-N.img. */
 export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: bigint; dumpable: number; thpDisabled: boolean }): void {
   const { pid, stat } = proc;
@@ -212,9 +209,10 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   for (const r of runs) pagemap.push({ vaddr: r.vaddr, compat_nr_pages: r.nrPages, nr_pages: BigInt(r.nrPages), flags: r.flags });
   const total = runs.reduce((s, r) => s + r.nrPages, 0);
 
-  // Copy the pages: batches of up to 64 MiB, one process_vm_readv and one write each.
+  // Copy the pages: batches of one buffer of the image (4 MiB), one process_vm_readv and one
+  // write each; the image's worker thread hashes each batch meanwhile.
   using out = ctx.images.openRaw(`pages-${pagesId}.img`, { expectedBytes: total * PAGE_SIZE });
-  const buf = Buffer.allocUnsafe(Math.min(BATCH_BYTES, Math.max(PAGE_SIZE, total * PAGE_SIZE)));
+  const batchMax = out.buffer().length;
   let done = 0;
   let readMs = performance.now() - t0;
   let writeMs = 0;
@@ -223,6 +221,7 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const flush = (): void => {
     if (!batchBytes) return;
     const t1 = performance.now();
+    const buf = out.buffer();
     const n = readRanges(pid, buf, batch);
     if (n < batchBytes) {
       // A range process_vm_readv can't read (PROT_NONE): read the rest through /proc/PID/mem.
@@ -249,12 +248,12 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
     let vaddr = r.vaddr;
     let left = r.nrPages * PAGE_SIZE;
     while (left > 0) {
-      const len = Math.min(left, buf.length - batchBytes);
+      const len = Math.min(left, batchMax - batchBytes);
       batch.push({ addr: vaddr, len });
       batchBytes += len;
       vaddr += BigInt(len);
       left -= len;
-      if (batchBytes === buf.length || batch.length >= IOV_MAX * 16) flush();
+      if (batchBytes === batchMax || batch.length >= IOV_MAX * 16) flush();
     }
   }
   flush();
@@ -321,6 +320,9 @@ export function moveVdso(ctx: RestoreContext, task: RestoreTask, vmas: readonly 
 const IOV_OFF = 16 * 1024;
 const IOVS_PER_CALL = Math.min(IOV_MAX, (SCRATCH_SIZE - IOV_OFF) / 16);
 const MAX_PREADV_BYTES = 1 << 30;
+const MADV_POPULATE_WRITE = 23; // Linux 5.14
+/** Runs of pages from this size on are populated before they are read (one injected syscall each). */
+const POPULATE_BYTES = 1 << 20;
 
 /** Maps every VMA at its address, fills the pages from the image, sets final protections. */
 export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry, pagemap: Entry[]): void {
@@ -402,6 +404,9 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
     // One read returns at most 2 GiB - 4 KiB: runs are cut into pieces of at most 1 GiB.
     let vaddr = BigInt(e.vaddr);
     let left = Number(e.nr_pages ?? e.compat_nr_pages) * PAGE_SIZE;
+    // Large runs are faulted in at once before the read fills them (a third faster than one
+    // fault per page inside preadv); an older kernel refuses the advice, and preadv faults them.
+    if (left >= POPULATE_BYTES) t.raw(NR.madvise, vaddr, left, MADV_POPULATE_WRITE);
     while (left > 0) {
       const len = Math.min(left, MAX_PREADV_BYTES);
       if (bytes + len > MAX_PREADV_BYTES) flush();

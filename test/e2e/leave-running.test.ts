@@ -1,6 +1,8 @@
 // --leave-running leaves the original running and untouched; --leave-stopped (on dump and on
 // restore) leaves the task stopped, and it carries on after SIGCONT.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseReport } from '../helpers/targets.ts';
@@ -26,6 +28,26 @@ test('dump --leave-running: the original keeps running, untouched, its output co
   killAtEnd(t, c.target.pid, c.target.comm);
   await restoreDetached(join(dir, 'img'));
   assertUntouched(c.target.pid, 'the restored checkpoint');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+});
+
+test('dump --leave-running of 24 MiB (the task goes on before the pages are hashed): the manifest matches, the images restore', async (t) => {
+  const dir = tmpDir('cryo-e2e-leave-running-big', t);
+  const c = await startCounter(dir, t, 24);
+  const before = await c.report();
+  const img = join(dir, 'img');
+  await dumpOk(c.target.pid, img, ['--leave-running']);
+  assertUntouched(c.target.pid, 'the dumped original');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+  // The pages' hash was finished after the task was let go, still before the dump succeeded.
+  const manifest = JSON.parse(readFileSync(join(img, 'manifest.json'), 'utf8')) as { files: Record<string, { size: number; sha256: string }> };
+  const pages = readFileSync(join(img, 'pages-1.img'));
+  assert.ok(pages.length >= 16 << 20, `pages-1.img is only ${pages.length} bytes`);
+  assert.deepEqual(manifest.files['pages-1.img'], { size: pages.length, sha256: createHash('sha256').update(pages).digest('hex') });
+  process.kill(c.target.pid, 'SIGKILL');
+  await c.target.exited;
+  killAtEnd(t, c.target.pid, c.target.comm);
+  await restoreDetached(img);
   await c.assertAdvancing(Number(before['count']), before['token']!);
 });
 
