@@ -1,7 +1,7 @@
 // `cryo check`: a table of named probes of the kernel features the engine relies on, each run
 // for real against a helper process (CRIU's cr-check.c feature_list).
 import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
-import { AF, NR, PR, SIG, SOCK, SOL, TCP, getRseqConfig, pidfdGetfd, pidfdOpen, closeFd, setsockoptInt, socket, sys, lastErrno } from '../native/index.ts';
+import { AF, NR, PR, SIG, SOCK, SOL, TCP, getRseqConfig, closeFd, setsockoptInt, socket, sys, lastErrno, copyFdOf } from '../native/index.ts';
 import { pickLockMethod } from './objects/net-lock.ts';
 import { startHelper, type Helper } from './helper.ts';
 import { RemoteProcess, findVdsoSyscall } from './remote.ts';
@@ -61,12 +61,7 @@ const PROBES: readonly Probe[] = [
     name: 'pidfd_getfd',
     level: 'required',
     run: ({ helper }) => {
-      const pidfd = pidfdOpen(helper.pid);
-      try {
-        closeFd(pidfdGetfd(pidfd, 0, helper.pid));
-      } finally {
-        closeFd(pidfd);
-      }
+      closeFd(copyFdOf(helper.pid, 0));
       return 'pidfd_open + pidfd_getfd';
     },
   },

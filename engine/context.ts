@@ -76,6 +76,10 @@ export interface RestoreContext {
   readonly files: Map<number, Record<string, any>>;
   /** ids of descriptions used by more than one fd table (processes of the tree). */
   readonly sharedFiles: Set<number>;
+  /** fdinfo-ID.img entries by fd table id (files_id), read once while loading. */
+  readonly fdTables: Map<number, Record<string, any>[]>;
+  /** Each live process's fd table id (processes sharing one, CLONE_FILES, have the same). */
+  readonly fdTableOf: Map<number, number>;
   /**
    * cryo's own copies of descriptions, by file id: shared descriptions (installed into each
    * process that uses them) and objects built in cryo. Closed when the tasks are let go, so
@@ -86,6 +90,10 @@ export interface RestoreContext {
   readonly shmem: Map<bigint, { fd: number; size: bigint }>;
   /** Pipes built in cryo: [read, write] by pipe inode. */
   readonly pipes: Map<number, [number, number]>;
+  /** filelocks.img once read. */
+  fileLocks?: Record<string, any>[];
+  /** remap-fpath.img once read: file id → ghost image (remap) id. */
+  ghostOf?: Map<number, number>;
   /** pipes-data.img once read. */
   pipeData?: Map<number, { entry: Record<string, any>; payload?: Buffer }>;
   /** memfd inodes by memfd.img inode_id, created on first use by an fd or a mapping of any task. */

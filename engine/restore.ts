@@ -118,12 +118,20 @@ function load(ctx: RestoreContext): LoadedTree {
   return { processes, byPid };
 }
 
-/** Descriptions used by more than one fd table: cryo keeps a copy of them to hand to the others. */
+/**
+ * Every fd table's fdinfo image, read once; and the descriptions used by more than one table:
+ * cryo keeps a copy of them to hand to the others.
+ */
 function countSharedFiles(ctx: RestoreContext, processes: readonly LoadedProcess[]): void {
-  const tables = new Set(processes.filter((p) => !p.zombie).map((p) => Number(p.ids.files_id)));
   const seen = new Map<number, number>();
-  for (const filesId of tables) {
-    for (const id of new Set((ctx.images.read('FDINFO', filesId) as Entry[]).map((e) => Number(e.id)))) seen.set(id, (seen.get(id) ?? 0) + 1);
+  for (const p of processes) {
+    const filesId = Number(p.ids.files_id);
+    if (p.zombie) continue;
+    ctx.fdTableOf.set(p.pid, filesId);
+    if (ctx.fdTables.has(filesId)) continue;
+    const fdinfo = ctx.images.read('FDINFO', filesId) as Entry[];
+    ctx.fdTables.set(filesId, fdinfo);
+    for (const id of new Set(fdinfo.map((e) => Number(e.id)))) seen.set(id, (seen.get(id) ?? 0) + 1);
   }
   for (const [id, n] of seen) if (n > 1) ctx.sharedFiles.add(id);
 }
@@ -255,7 +263,7 @@ function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Set<numb
   const filesId = Number(lp.ids.files_id);
   if (!fdTablesDone.has(filesId)) {
     restoreFds(ctx, task, filesId);
-    restoreFileLocks(ctx, task);
+    restoreFileLocks(ctx, task, filesId);
     fdTablesDone.add(filesId);
   }
   restoreFs(ctx, task);
@@ -343,6 +351,8 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     xsave: xsaveLayout(),
     files: new Map(),
     sharedFiles: new Set(),
+    fdTables: new Map(),
+    fdTableOf: new Map(),
     ownFds: new Map(),
     pipes: new Map(),
     shmem: new Map(),

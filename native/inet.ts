@@ -1,11 +1,11 @@
 // IPv4/IPv6 socket facts cryo asks the kernel for in its own process: TCP repair options, queue
 // sizes (ioctl), and NETLINK_SOCK_DIAG queries (the bytes go out and come back as they are; the
-// inet_diag layouts are encoded and parsed in engine/proc/inet-diag.ts).
+// sock_diag layouts are encoded and parsed in engine/net/).
 import { SyscallError, check } from './check.ts';
 import { NR } from './constants.ts';
 import { syscallArgs } from './libc.ts';
 import { closeFd } from './proc.ts';
-import { AF, SOCK, sendTo, socket } from './socket.ts';
+import { AF, SOCK, recvFrom, sendTo, socket } from './socket.ts';
 
 export const IPPROTO = { IP: 0, TCP: 6, UDP: 17, IPV6: 41 } as const;
 export const IPV6_V6ONLY = 26;
@@ -49,7 +49,7 @@ export function sockDiag(request: Buffer): Buffer[] {
     // A request for one socket (no NLM_F_DUMP) is answered by one message, with no NLMSG_DONE.
     const dump = (request.readUInt16LE(6) & 0x300) !== 0;
     for (;;) {
-      const n = check(syscallArgs(NR.recvfrom, fd, buf, buf.length, 0, null, null), 'recvfrom', `sock_diag fd ${fd}`);
+      const { n } = recvFrom(fd, buf);
       for (let off = 0; off + 16 <= n; ) {
         const len = buf.readUInt32LE(off);
         const type = buf.readUInt16LE(off + 4);

@@ -12,6 +12,16 @@ export function pidfdGetfd(pidfd: number, targetFd: number, pid: number): number
   return check(sys.syscall(NR.pidfd_getfd, pidfd, targetFd, 0, 0, 0, 0), 'pidfd_getfd', `${pid}, fd ${targetFd}`);
 }
 
+/** A copy of fd `fd` of process `pid` in cryo's own fd table (pidfd_open + pidfd_getfd): the same open file description. */
+export function copyFdOf(pid: number, fd: number): number {
+  const pidfd = pidfdOpen(pid);
+  try {
+    return pidfdGetfd(pidfd, fd, pid);
+  } finally {
+    closeFd(pidfd);
+  }
+}
+
 export function closeFd(fd: number): void {
   sys.close(fd);
 }

@@ -1,6 +1,6 @@
 // The shape every kind of file descriptor module has: how to recognise it, how to dump its open
 // file description into a files.img entry, and how to re-create it inside a task being restored.
-import { AT_FDCWD, NR, closeFd, pidfdGetfd, pidfdOpen } from '../../native/index.ts';
+import { AT_FDCWD, NR, closeFd, copyFdOf } from '../../native/index.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { Fdinfo } from '../proc/index.ts';
 
@@ -45,16 +45,11 @@ export interface FdKind {
  * description, so socket calls and peeks see the task's object), closing the copy afterwards.
  */
 export function withOwnCopy<T>(pid: number, fd: number, fn: (own: number) => T): T {
-  const pidfd = pidfdOpen(pid);
+  const own = copyFdOf(pid, fd);
   try {
-    const own = pidfdGetfd(pidfd, fd, pid);
-    try {
-      return fn(own);
-    } finally {
-      closeFd(own);
-    }
+    return fn(own);
   } finally {
-    closeFd(pidfd);
+    closeFd(own);
   }
 }
 

@@ -58,11 +58,16 @@ export function writeFileLocks(ctx: DumpContext): void {
   if (ctx.locks.length) ctx.images.write('FILE_LOCKS', ctx.locks);
 }
 
-/** Takes the task's dumped locks again; its fds must be at their numbers. */
-export function restoreFileLocks(ctx: RestoreContext, task: RestoreTask): void {
+/**
+ * Takes the dumped locks held through fd table `filesId` again, from `task` (the process that
+ * restored that table; processes sharing it with CLONE_FILES hold the same fds): its fds must be
+ * at their numbers.
+ */
+export function restoreFileLocks(ctx: RestoreContext, task: RestoreTask, filesId: number): void {
   const t = task.remote.leader;
-  for (const e of (ctx.images.readOptional('FILE_LOCKS') ?? []) as Entry[]) {
-    if (Number(e.pid) !== task.pid) continue;
+  ctx.fileLocks ??= (ctx.images.readOptional('FILE_LOCKS') ?? []) as Entry[];
+  for (const e of ctx.fileLocks) {
+    if (ctx.fdTableOf.get(Number(e.pid)) !== filesId) continue;
     const fd = Number(e.fd);
     const type = Number(e.type);
     const what = `${task.pid}: ${Object.keys(FL).find((k) => FL[k as keyof typeof FL] === Number(e.flag)) ?? e.flag} lock on fd ${fd}`;

@@ -12,11 +12,10 @@ import {
   dupFd,
   kcmpFile,
   fcntl,
-  pidfdGetfd,
-  pidfdOpen,
   pipe,
+  copyFdOf,
 } from '../../native/index.ts';
-import { RuntimeError, UnsupportedError } from '../../errors.ts';
+import { InternalError, RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus } from '../proc/index.ts';
@@ -293,15 +292,15 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
   // Everything the helper had open goes first.
   t.call('close_range', NR.close_range, 0, 0xffffffff, 0);
   task.cryoPidfd = undefined;
-  const fdinfo = [...(ctx.images.read('FDINFO', filesId) as Entry[])].sort((a, b) => a.fd - b.fd);
+  const table = ctx.fdTables.get(filesId);
+  if (!table) throw new InternalError(`fd table ${filesId} was not loaded`);
+  const fdinfo = [...table].sort((a, b) => a.fd - b.fd);
   const opened = new Map<number, number>(); // file id → fd in the task holding it
-  const ghostOf = new Map<number, number>(); // file id → ghost image (remap) id
-  for (const r of (ctx.images.readOptional('REMAP_FPATH') ?? []) as Entry[]) ghostOf.set(Number(r.orig_id), Number(r.remap_id));
+  const ghostOf = ghostImages(ctx);
   const ghosts: string[] = [];
   const late: (() => void)[] = [];
   // Spare fds (cryo's pidfd in the task) live above every fd of the image.
   task.spareFdBase = fdinfo.reduce((m, e) => Math.max(m, Number(e.fd)), 0) + 1;
-  let pidfd: number | undefined;
   try {
     for (const e of fdinfo) {
       const id = Number(e.id);
@@ -341,8 +340,7 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
       }
       if (own === undefined && !ctx.ownFds.has(id) && ctx.sharedFiles.has(id)) {
         // Other processes of the tree use this description too: keep a copy to hand them.
-        pidfd ??= pidfdOpen(task.pid);
-        ctx.ownFds.set(id, pidfdGetfd(pidfd, fd, task.pid));
+        ctx.ownFds.set(id, copyFdOf(task.pid, fd));
       }
       placeFd(task, fd, e.fd, cloexec);
       opened.set(id, e.fd);
@@ -350,9 +348,17 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
     for (const run of late) run();
     closeCryoPidfd(task);
   } finally {
-    if (pidfd !== undefined) closeFd(pidfd);
     for (const g of ghosts) unlinkSync(g);
   }
+}
+
+/** remap-fpath.img, read once per restore: file id → ghost image (remap) id. */
+function ghostImages(ctx: RestoreContext): Map<number, number> {
+  if (!ctx.ghostOf) {
+    ctx.ghostOf = new Map();
+    for (const r of (ctx.images.readOptional('REMAP_FPATH') ?? []) as Entry[]) ctx.ghostOf.set(Number(r.orig_id), Number(r.remap_id));
+  }
+  return ctx.ghostOf;
 }
 
 /** Closes cryo's copies of the tasks' descriptions (before the tasks are let go: pipe EOFs). */

@@ -9,7 +9,7 @@
 // the writable shared mappings made before. The inodes stay in RestoreContext.memfds by inode id,
 // so a memfd mapping (or another task's fd) gets the same inode through memfdInodeFd().
 import { closeSync, fchownSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
-import { F, NR, O, PAGE_SIZE, closeFd, fcntl, pidfdGetfd, pidfdOpen } from '../../native/index.ts';
+import { F, NR, O, PAGE_SIZE, closeFd, fcntl, copyFdOf } from '../../native/index.ts';
 import { InternalError, RuntimeError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import { FOWN, openInTask, PATH_OFF, withOwnCopy, type FdFacts, type FdKind } from './fd-kind.ts';
@@ -64,17 +64,25 @@ function dumpInode(ctx: DumpContext, f: FdFacts, st: { ino: number; uid: number;
         if (r <= 0) break;
         n += r;
       }
-      buf.fill(0, n, Math.ceil(n / PAGE_SIZE) * PAGE_SIZE);
-      for (let p = 0; p < n; p += PAGE_SIZE) {
-        const page = buf.subarray(p, p + PAGE_SIZE);
-        if (page.equals(zero)) {
+      const filled = Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+      buf.fill(0, n, filled);
+      // Runs of non-zero pages are written with one write each, not page by page.
+      let from = -1; // start in `buf` of the run not written yet
+      const flush = (to: number): void => {
+        if (from >= 0) out.write(buf.subarray(from, to));
+        from = -1;
+      };
+      for (let p = 0; p < filled; p += PAGE_SIZE) {
+        if (buf.subarray(p, p + PAGE_SIZE).equals(zero)) {
+          flush(p);
           end();
           continue;
         }
-        out.write(page);
+        if (from < 0) from = p;
         if (run) run.pages++;
         else run = { start: off + p, pages: 1 };
       }
+      flush(filled);
     }
     end();
     out.close();
@@ -148,12 +156,7 @@ export function memfdInodeFd(ctx: RestoreContext, task: RestoreTask, inodeId: nu
   const sealable = Number(e.seals) !== F_SEAL_SEAL;
   const taskFd = Number(t.call('memfd_create', NR.memfd_create, task.remote.putString(PATH_OFF, String(e.name)), sealable ? MFD_ALLOW_SEALING : 0));
   try {
-    const pidfd = pidfdOpen(task.pid);
-    try {
-      inode.fd = pidfdGetfd(pidfd, taskFd, task.pid);
-    } finally {
-      closeFd(pidfd);
-    }
+    inode.fd = copyFdOf(task.pid, taskFd);
   } finally {
     t.call('close', NR.close, taskFd);
   }

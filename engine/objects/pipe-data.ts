@@ -1,7 +1,8 @@
 // The bytes queued in a pipe or FIFO (pipes-data.img, fifo-data.img): peeked at dump without
 // consuming them, written back at restore through cryo's copy of the task's end.
 import { closeSync, openSync, constants as FS } from 'node:fs';
-import { F, O, closeFd, fcntl, pidfdGetfd, pidfdOpen, pipe, readFd, tee, writeFd } from '../../native/index.ts';
+import { F, O, closeFd, fcntl, pipe, readFd, tee, writeFd } from '../../native/index.ts';
+import { withOwnCopy } from './fd-kind.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import { imageFileName } from '../images/index.ts';
 
@@ -44,17 +45,7 @@ function teeAll(from: number, to: number, size: number): number {
 
 /** Sets the pipe size and writes the dumped bytes into the task's pipe or FIFO through its fd `taskFd` (a writable end). */
 export function fillPipe(task: RestoreTask, taskFd: number, data: PipeData): void {
-  const pidfd = pidfdOpen(task.pid);
-  try {
-    const mine = pidfdGetfd(pidfd, taskFd, task.pid);
-    try {
-      writePipeBytes(mine, data);
-    } finally {
-      closeFd(mine);
-    }
-  } finally {
-    closeFd(pidfd);
-  }
+  withOwnCopy(task.pid, taskFd, (mine) => writePipeBytes(mine, data));
 }
 
 /** Sets the pipe size and writes the dumped bytes through cryo's own writable end `fd`. */
