@@ -43,7 +43,13 @@ test('live: threads, comm, exe, cwd, root of a threaded target', async (t) => {
   assert.equal(readExeLink(target.pid), realpathSync(bin));
   assert.equal(readCwd(target.pid), realpathSync(dir));
   assert.equal(readRoot(target.pid), '/');
-  const main = readSyscall(target.pid);
+  // The main thread wakes every 10 ms to step its workers, so one read may catch it running;
+  // it must be seen in its sleep within a few tries.
+  let main = readSyscall(target.pid);
+  for (let i = 0; i < 200 && !(!('running' in main) && main.nr === SYS_clock_nanosleep); i++) {
+    await new Promise((r) => setTimeout(r, 2));
+    main = readSyscall(target.pid);
+  }
   assert.ok(!('running' in main) && main.nr === SYS_clock_nanosleep, JSON.stringify(main, (_, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v)));
 });
 
