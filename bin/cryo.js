@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (npm ci / npm run build compile it into dist/).
-import { main } from '../dist/cli/main.js';
+// Runs the CLI bundle (npm ci / npm run build compile and bundle it into dist/bundle/).
+import { main } from '../dist/bundle/main.js';
 
 await main(process.argv.slice(2));

@@ -35,16 +35,28 @@ export interface SchemaTable {
   readonly enums: Record<string, Record<string, number>>;
 }
 
-/** schemas/criu of this package: walk up from this module (source or dist/) to the package root. */
-export function schemaDir(): string {
+/**
+ * The package root: the nearest directory above this module that holds package.json and
+ * schemas/criu. Walking up works from the source, from dist/ and from the CLI bundle alike.
+ */
+function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = path.join(dir, 'schemas', 'criu');
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(candidate)) return candidate;
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'schemas', 'criu'))) return dir;
     const up = path.dirname(dir);
     if (up === dir) throw new InternalError(`schemas/criu not found above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
+}
+
+/** schemas/criu of this package. */
+export function schemaDir(): string {
+  return path.join(packageRoot(), 'schemas', 'criu');
+}
+
+/** Where `npm run build` puts the table: dist/schemas/criu.json. */
+export function tableFile(): string {
+  return path.join(packageRoot(), 'dist', 'schemas', 'criu.json');
 }
 
 function protoFiles(dir: string): string[] {
@@ -56,9 +68,6 @@ export function schemaDigest(dir: string): string {
   for (const f of protoFiles(dir)) h.update(`${f}\0`).update(fs.readFileSync(path.join(dir, f))).update('\0');
   return h.digest('hex');
 }
-
-/** Where `npm run build` puts the table: dist/schemas/criu.json, next to dist/engine. */
-export const TABLE_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'schemas', 'criu.json');
 
 /** Parses the .proto files with protobufjs (loaded only here) into a table. */
 export function buildSchemaTable(dir: string = schemaDir()): SchemaTable {
@@ -112,7 +121,7 @@ export function buildSchemaTable(dir: string = schemaDir()): SchemaTable {
 }
 
 /** The table of dist/schemas/criu.json when it matches the .proto files, else undefined. */
-export function readSchemaTable(dir: string, file: string = TABLE_FILE): SchemaTable | undefined {
+export function readSchemaTable(dir: string, file: string = tableFile()): SchemaTable | undefined {
   let table: SchemaTable;
   try {
     table = JSON.parse(fs.readFileSync(file, 'utf8')) as SchemaTable;
@@ -122,7 +131,7 @@ export function readSchemaTable(dir: string, file: string = TABLE_FILE): SchemaT
   return table.digest === schemaDigest(dir) ? table : undefined;
 }
 
-export function writeSchemaTable(file: string = TABLE_FILE): void {
+export function writeSchemaTable(file: string = tableFile()): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${JSON.stringify(buildSchemaTable())}\n`);
 }

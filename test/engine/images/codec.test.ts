@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ImageError } from '../../../errors.ts';
 import { decodeMessage, encodeMessage, listMessages } from '../../../engine/images/index.ts';
-import { buildSchemaTable, readSchemaTable, schemaDir, TABLE_FILE } from '../../../engine/images/schema-table.ts';
+import { buildSchemaTable, readSchemaTable, schemaDir, tableFile } from '../../../engine/images/schema-table.ts';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,8 @@ test('the schema table is current, and a stale one is not used', () => {
   assert.ok(listMessages().includes('vma_entry'));
   assert.deepEqual(listMessages(), Object.keys(fresh.messages).sort());
   // After `npm run build` / `npm test` the table in dist/ matches the .proto files.
-  if (existsSync(TABLE_FILE)) assert.deepEqual(readSchemaTable(schemaDir()), fresh, `${TABLE_FILE} is stale: run npm run build`);
+  assert.ok(existsSync(tableFile()), `${tableFile()} is missing: npm run build writes it`);
+  assert.deepEqual(readSchemaTable(schemaDir()), fresh, `${tableFile()} is stale: run npm run build`);
   const dir = mkdtempSync(join(tmpdir(), 'cryo-schema-'));
   try {
     writeFileSync(join(dir, 'ok.json'), JSON.stringify(fresh));
