@@ -4,10 +4,14 @@
 // One bundle, split at the CLI's lazy imports (the engine, the runner), starts in ~40 ms.
 // koffi (a native addon) and protobufjs (only for a stale schema table) stay in node_modules.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// Chunk names carry content hashes: start empty so old chunks don't pile up.
+rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
@@ -28,6 +32,8 @@ await build({
   // Intl.Segmenter costs ~12 ms per copy of string-width at load: see lazy-segmenter.ts.
   define: { 'Intl.Segmenter': 'LazySegmenter' },
   inject: ['cli/lazy-segmenter.ts'],
+  // string-width's Unicode regexes cost ~10 ms at load: see text-width.ts.
+  alias: { 'string-width': './cli/text-width.ts' },
   // CommonJS dependencies (ajv, yargs' helpers) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __cryoRequire } from 'node:module'; const require = __cryoRequire(import.meta.url);" },
   logLevel: 'warning',
