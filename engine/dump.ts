@@ -177,8 +177,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       images.write('IDS', [taskIds], { id: proc.pid });
       // Processes sharing an fd table (CLONE_FILES) share one fdinfo image.
       if (!fdTablesDumped.has(taskIds.files_id)) {
-        dumpFds(ctx, proc, taskIds.files_id);
-        dumpFileLocks(ctx, proc);
+        const table = dumpFds(ctx, proc, taskIds.files_id);
+        dumpFileLocks(ctx, proc, table);
         fdTablesDumped.add(taskIds.files_id);
       }
       await inet.afterLock(hook);

@@ -1,10 +1,17 @@
 // The shape every kind of file descriptor module has: how to recognise it, how to dump its open
 // file description into a files.img entry, and how to re-create it inside a task being restored.
+import { statSync, type Stats } from 'node:fs';
 import { AT_FDCWD, NR, closeFd, copyFdOf } from '../../native/index.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { Fdinfo } from '../proc/index.ts';
 
 export type Entry = Record<string, any>;
+
+/** The facts of fd `fd` of `pid`; stat() follows the fd's link on first use and remembers it. */
+export function fdFacts(pid: number, fd: number, link: string, info: Fdinfo): FdFacts {
+  let st: Stats | undefined;
+  return { pid, fd, link, info, stat: () => (st ??= statSync(`/proc/${pid}/fd/${fd}`)) };
+}
 
 /** What cryo knows about one fd of a task while dumping it. */
 export interface FdFacts {
@@ -13,6 +20,8 @@ export interface FdFacts {
   /** readlink of /proc/PID/fd/N: a path, `pipe:[ino]`, `anon_inode:[eventfd]` … */
   readonly link: string;
   readonly info: Fdinfo;
+  /** stat of /proc/PID/fd/N (the file itself), taken once however many kinds ask. */
+  readonly stat: () => Stats;
 }
 
 export interface FdKind {

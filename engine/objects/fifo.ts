@@ -5,20 +5,19 @@
 // alive while it is refilled), refills the data if no fd of this restore did yet, then opens it
 // again with the dumped flags (which no longer blocks: the first fd is a reader and a writer)
 // and closes the first.
-import { statSync } from 'node:fs';
 import { NR, O } from '../../native/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext } from '../context.ts';
-import { FOWN, openInTask, type FdKind } from './fd-kind.ts';
+import { FOWN, openInTask, type FdFacts, type FdKind } from './fd-kind.ts';
 import { fillPipe, peekPipe, readPipeDataImage, writePipeDataImage } from './pipe-data.ts';
 
 type Entry = Record<string, any>;
 
 const REG = 1;
 
-function isFifo(pid: number, fd: number): boolean {
+function isFifo(f: FdFacts): boolean {
   try {
-    return statSync(`/proc/${pid}/fd/${fd}`).isFIFO();
+    return f.stat().isFIFO();
   } catch {
     return false;
   }
@@ -27,12 +26,12 @@ function isFifo(pid: number, fd: number): boolean {
 export const fifoKind: FdKind = {
   name: 'fifo',
   type: 3,
-  matches: (f) => f.link.startsWith('/') && isFifo(f.pid, f.fd),
+  matches: (f) => f.link.startsWith('/') && isFifo(f),
   dump(ctx, f) {
     if (f.link.endsWith(' (deleted)')) {
       throw new UnsupportedError(`${f.pid}: fd ${f.fd} is the deleted FIFO ${f.link}`, { hint: 'a FIFO without a path cannot be opened again' });
     }
-    const st = statSync(`/proc/${f.pid}/fd/${f.fd}`);
+    const st = f.stat();
     const pipeId = st.ino;
     // The path and flags, as a REG entry of its own.
     const regfId = ctx.fileIds.next();

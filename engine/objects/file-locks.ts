@@ -5,7 +5,8 @@
 import { F, NR, SyscallError } from '../../native/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
-import { parseLockLine, readFdinfo, readFdLinks, type FileLock } from '../proc/index.ts';
+import { parseLockLine, type FileLock } from '../proc/index.ts';
+import type { FdFacts } from './fd-kind.ts';
 import type { FrozenProcess } from '../tree.ts';
 
 type Entry = Record<string, any>;
@@ -32,12 +33,15 @@ export function lockEntry(pid: number, fd: number, l: FileLock): Entry {
   return { flag, type: l.type === 'WRITE' ? F_WRLCK : F_RDLCK, pid, fd, start: l.start, len };
 }
 
-/** Collects the locks `proc` holds into ctx.locks; refuses them without --file-locks. */
-export function dumpFileLocks(ctx: DumpContext, proc: FrozenProcess): void {
+/**
+ * Collects the locks `proc` holds into ctx.locks (from the fd table dumpFds read); refuses them
+ * without --file-locks.
+ */
+export function dumpFileLocks(ctx: DumpContext, proc: FrozenProcess, table: readonly FdFacts[]): void {
   const pid = proc.pid;
   const seen = new Set<string>();
-  for (const { fd } of readFdLinks(pid)) {
-    for (const line of readFdinfo(pid, fd).locks) {
+  for (const { fd, info } of table) {
+    for (const line of info.locks) {
       const l = parseLockLine(line);
       if (l.blocked) continue;
       if (!ctx.fileLocks) {

@@ -24,7 +24,7 @@ import { eventpollKind } from './eventpoll.ts';
 import { fifoKind } from './fifo.ts';
 import { inotifyKind } from './inotify.ts';
 import { memfdKind } from './memfd.ts';
-import { FOWN, PATH_OFF, closeCryoPidfd, installFd, openInTask, type FdFacts, type FdKind } from './fd-kind.ts';
+import { FOWN, PATH_OFF, closeCryoPidfd, installFd, openInTask, fdFacts, type FdFacts, type FdKind } from './fd-kind.ts';
 import { peekPipe, readPipeDataImage, writePipeBytes, writePipeDataImage } from './pipe-data.ts';
 
 export { openInTask };
@@ -75,8 +75,7 @@ const regularFile: FdKind = {
   type: 1,
   matches: (f) => f.link.startsWith('/'),
   dump(ctx, f) {
-    const procPath = `/proc/${f.pid}/fd/${f.fd}`;
-    const st = statSync(procPath);
+    const st = f.stat();
     const id = ctx.fileIds.next();
     const flags = f.info.flags & ~O.CLOEXEC;
     const deleted = deletedPath(f.link);
@@ -169,13 +168,18 @@ const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
   [/^anon_inode:/, 'this kind of anonymous-inode file is not supported yet'],
 ];
 
-/** fdinfo-ID.img (one entry per fd) and files.img entries for one fd table. */
-export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number): void {
+/**
+ * fdinfo-ID.img (one entry per fd) and files.img entries for one fd table. Returns the table as
+ * read, for the parts that look at it again (file locks).
+ */
+export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number): FdFacts[] {
   const pid = proc.pid;
   const fdinfo: Entry[] = [];
+  const table: FdFacts[] = [];
   for (const { fd, link } of readFdLinks(pid)) {
     const info = readFdinfo(pid, fd);
-    const facts: FdFacts = { pid, fd, link, info };
+    const facts = fdFacts(pid, fd, link, info);
+    table.push(facts);
     // dup()ed and inherited fds share one open file description (one offset), in this process
     // or another of the tree: keep them sharing.
     const same = findDescription(ctx.descriptions, facts);
@@ -183,7 +187,7 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
     let type: number;
     if (same) {
       id = same.id;
-      type = ctx.files.find((e) => e.id === id)!.type as number;
+      type = same.type;
     } else {
       const kind = FD_KINDS.find((k) => k.matches(facts));
       if (!kind) {
@@ -194,11 +198,12 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
       ctx.files.push(fe);
       id = fe.id as number;
       type = fe.type as number;
-      addDescription(ctx.descriptions, { facts, id });
+      addDescription(ctx.descriptions, { facts, id, type });
     }
     fdinfo.push({ id, flags: info.flags & O.CLOEXEC ? FD_CLOEXEC : 0, type, fd });
   }
   ctx.images.write('FDINFO', fdinfo, { id: filesId });
+  return table;
 }
 
 /** fs-PID.img: cwd, root and umask of one process. */
@@ -212,19 +217,29 @@ export function dumpFs(ctx: DumpContext, pid: number): void {
 export interface Description {
   readonly facts: FdFacts;
   readonly id: number;
+  /** fd_types of its files.img entry. */
+  readonly type: number;
+}
+
+/**
+ * fds that can share a description: the same link, offset and status flags (all three belong to
+ * the description; close-on-exec belongs to the fd). kcmp decides among those.
+ */
+function descriptionKey(f: FdFacts): string {
+  return `${f.info.pos}:${f.info.flags & ~O.CLOEXEC}:${f.link}`;
 }
 
 /**
  * kcmp(KCMP_FILE) orders open file descriptions (0 equal, 1 less, 2 greater), across processes
- * too, so the distinct descriptions of one link are kept sorted and each fd is looked up by binary
- * search: a tree with a thousand fds costs thousands of kcmp calls, not half a million.
+ * too, so the distinct descriptions of one key are kept sorted and each fd is looked up by binary
+ * search: a thousand fds of one file at one offset cost thousands of kcmp calls, not half a million.
  */
 function kcmpOrder(a: FdFacts, b: FdFacts): number {
   return kcmpFile(a.pid, a.fd, b.pid, b.fd);
 }
 
-function findDescription(byLink: Map<string, Description[]>, f: FdFacts): Description | undefined {
-  const list = byLink.get(f.link);
+function findDescription(byKey: Map<string, Description[]>, f: FdFacts): Description | undefined {
+  const list = byKey.get(descriptionKey(f));
   if (!list) return undefined;
   let lo = 0;
   let hi = list.length - 1;
@@ -238,9 +253,10 @@ function findDescription(byLink: Map<string, Description[]>, f: FdFacts): Descri
   return undefined;
 }
 
-function addDescription(byLink: Map<string, Description[]>, d: Description): void {
-  const list = byLink.get(d.facts.link) ?? [];
-  byLink.set(d.facts.link, list);
+function addDescription(byKey: Map<string, Description[]>, d: Description): void {
+  const key = descriptionKey(d.facts);
+  const list = byKey.get(key) ?? [];
+  byKey.set(key, list);
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {

@@ -8,7 +8,7 @@
 // its fdstore copy. Seals go on last (afterAll): F_SEAL_WRITE / F_SEAL_FUTURE_WRITE would forbid
 // the writable shared mappings made before. The inodes stay in RestoreContext.memfds by inode id,
 // so a memfd mapping (or another task's fd) gets the same inode through memfdInodeFd().
-import { closeSync, fchownSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchownSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { F, NR, O, PAGE_SIZE, closeFd, fcntl, copyFdOf } from '../../native/index.ts';
 import { InternalError, RuntimeError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
@@ -173,7 +173,7 @@ export const memfdKind: FdKind = {
   type: 18,
   matches: (f) => f.link.startsWith('/memfd:'),
   dump(ctx, f) {
-    const st = statSync(`/proc/${f.pid}/fd/${f.fd}`);
+    const st = f.stat();
     const key = `${st.dev}:${st.ino}`;
     let inode = ctx.memfdInodes.get(key);
     if (!inode) {

@@ -22,7 +22,7 @@
 // Queued bytes (written to one side, not yet read on the other) can't be read without consuming
 // them, so a dump that finds any in a pair of the tree refuses with a hint instead of losing
 // them or altering the task; tty-data.img is never written.
-import { closeSync, chownSync, openSync, statSync } from 'node:fs';
+import { closeSync, chownSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { ImageError, UnsupportedError } from '../../errors.ts';
 import {
@@ -153,7 +153,7 @@ export const ttyKind: FdKind = {
   type: 11,
   matches: (f) => /^\/dev\/(pts\/|ptmx$|tty|console$)/.test(f.link) && isTtyDevice(f),
   dump(ctx, f) {
-    const st = statSync(`/proc/${f.pid}/fd/${f.fd}`);
+    const st = f.stat();
     const driver = driverOf(st.rdev)!;
     const s = dumpState(ctx);
     const id = ctx.fileIds.next();
@@ -226,7 +226,7 @@ export const ttyKind: FdKind = {
 
 function isTtyDevice(f: FdFacts): boolean {
   try {
-    const st = statSync(`/proc/${f.pid}/fd/${f.fd}`);
+    const st = f.stat();
     return st.isCharacterDevice() && driverOf(st.rdev) !== undefined;
   } catch {
     return false;
