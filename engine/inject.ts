@@ -37,6 +37,25 @@ const ALL_BUT_SIGTRAP = ALL_SIGNALS & ~(1n << BigInt(SIG.SIGTRAP - 1));
 /** `syscall; int3`: written into a scratch page for trap-mode injection. */
 export const TRAP_CODE = Uint8Array.from([0x0f, 0x05, 0xcc]);
 
+/** Bytes per syscall in a batch table: nr, six arguments, result (u64 each). */
+export const BATCH_ENTRY = 64;
+/**
+ * Runs a table of syscalls at rbx (BATCH_ENTRY bytes each, ended by nr = -1) and traps: one stop
+ * for a whole batch instead of one per syscall. Stops early after the first syscall that fails
+ * (rax in -4095..-1); rbx then points past it.
+ *
+ *   0: mov rax,[rbx] · cmp rax,-1 · je 53 · mov rdi,[rbx+8] · mov rsi,[rbx+16] · mov rdx,[rbx+24]
+ *      mov r10,[rbx+32] · mov r8,[rbx+40] · mov r9,[rbx+48] · syscall · mov [rbx+56],rax
+ *      add rbx,64 · cmp rax,-4095 · jae 53 · jmp 0
+ *  53: int3
+ */
+export const BATCH_CODE = Uint8Array.from([
+  0x48, 0x8b, 0x03, 0x48, 0x83, 0xf8, 0xff, 0x74, 0x2c, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8b, 0x73, 0x10,
+  0x48, 0x8b, 0x53, 0x18, 0x4c, 0x8b, 0x53, 0x20, 0x4c, 0x8b, 0x43, 0x28, 0x4c, 0x8b, 0x4b, 0x30,
+  0x0f, 0x05, 0x48, 0x89, 0x43, 0x38, 0x48, 0x83, 0xc3, 0x40, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff,
+  0x73, 0x02, 0xeb, 0xcb, 0xcc,
+]);
+
 /** Finds the address of a `syscall` instruction (0f 05) in an executable mapping of the task. */
 export function findSyscallInsn(pid: number, start: bigint, end: bigint): bigint | undefined {
   const code = readMemory(pid, start, Number(end - start));
@@ -102,6 +121,24 @@ export class RemoteThread {
     }
     this.count++;
     return sreg(getRegs(this.tid), 'ax');
+  }
+
+  /**
+   * Runs BATCH_CODE (at `codeIp`, in trap mode) over the table at `table`; returns rbx at the
+   * trap, which says how far it got. The syscalls count in `count`.
+   */
+  runBatch(codeIp: bigint, table: bigint, calls: number): bigint {
+    if (this.trapIp === undefined) throw new RuntimeError(`task ${this.tid}: batched syscalls need trap mode`);
+    const regs = this.#regs;
+    regs.set(this.saved);
+    setReg(regs, 'orig_ax', -1);
+    setReg(regs, 'bx', table);
+    setReg(regs, 'ip', codeIp);
+    setRegs(this.tid, regs);
+    this.#continueToTrap(-1);
+    const end = getRegs(this.tid)[R.bx]!;
+    this.count += Math.min(calls, Number((end - table) / BigInt(BATCH_ENTRY)));
+    return end;
   }
 
   #continueToTrap(nr: number): void {
@@ -184,7 +221,8 @@ export function fixupRestart(regs: Regs, ownRestartBlock: boolean): void {
   setReg(regs, 'orig_ax', -1);
 }
 
-function fmtArg(a: number | bigint): string {
+/** A syscall argument in an error message: small values in decimal, addresses in hex. */
+export function fmtArg(a: number | bigint): string {
   const v = BigInt(a);
   return v > 0xffffn || v < -0xffffn ? `0x${BigInt.asUintN(64, v).toString(16)}` : String(v);
 }

@@ -22,7 +22,7 @@ import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, type SmapsEntry, type Vma } from '../proc/index.ts';
-import { SCRATCH_SIZE } from '../remote.ts';
+import { SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
@@ -423,14 +423,17 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
   t.call('close', NR.close, pfd);
   ctx.stats.pages_restored += total;
 
+  // Final protections and advice, batched: 10,000 VMAs are a few stops, not 10,000.
+  const finals: BatchedCall[] = [];
   for (const v of vmas) {
     if (v.status & (VMA.AREA_VSYSCALL | VMA.AREA_VDSO | VMA.AREA_VVAR)) continue;
     const start = BigInt(v.start);
     const len = BigInt(v.end) - start;
-    if (hasPages.has(v) && !(Number(v.prot) & PROT.WRITE)) t.call('mprotect', NR.mprotect, start, len, Number(v.prot));
+    if (hasPages.has(v) && !(Number(v.prot) & PROT.WRITE)) finals.push({ name: 'mprotect', nr: NR.mprotect, args: [start, len, Number(v.prot)] });
     const madv = BigInt(v.madv ?? 0);
-    for (let bit = 0; bit < 64; bit++) if ((madv >> BigInt(bit)) & 1n) t.raw(NR.madvise, start, len, bit);
+    for (let bit = 0; bit < 64; bit++) if ((madv >> BigInt(bit)) & 1n) finals.push({ name: 'madvise', nr: NR.madvise, args: [start, len, bit], check: false });
   }
+  rp.batch(finals);
   attachSysvShm(ctx, task, all.filter((v) => v.status & VMA.AREA_SYSVIPC));
   ctx.log.debug(`${task.pid}: ${vmas.length} VMAs and ${total} pages restored with ${t.count - syscalls0} injected syscalls`);
 }
