@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Runs the CLI bundle (npm ci / npm run build compile and bundle it into dist/bundle/).
+// No top-level await: main() reports its own errors and sets the exit code.
 import { main } from '../dist/bundle/main.js';
 
-await main(process.argv.slice(2));
+void main(process.argv.slice(2));

@@ -15,8 +15,8 @@ rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  // hash-worker.js is a Worker entry: image-dir finds it next to its own chunk (one flat directory).
-  entryPoints: ['cli/main.ts', 'engine/images/hash-worker.ts'],
+  // The hash workers are Worker entries: image-dir finds them next to its own chunk (one flat directory).
+  entryPoints: ['cli/main.ts', 'engine/images/hash-worker.ts', 'engine/images/hash-file-worker.ts'],
   outdir: 'dist/bundle',
   entryNames: '[name]',
   chunkNames: '[name]-[hash]',

@@ -1,20 +1,25 @@
-// SHA-256 on a second core, two ways (image-dir.ts):
-// - ring: while a dump writes a large raw image, the main thread hands over each buffer it
-//   writes through a ring of slots in shared memory; this worker hashes them in place and says
-//   which slot it is done with. A piece the writer wrote from a buffer of its own (copyAhead,
-//   when the ring was full) is read back from the file;
-// - file: at restore, a large image that exists already is read and hashed here while the main
-//   thread rebuilds the tasks.
-// Either way the digest goes back through shared memory and a control word set to 2.
+// SHA-256 on a second core while a dump writes a large raw image (image-dir.ts): the main thread
+// hands over each buffer it writes through a ring of slots in shared memory; this worker hashes
+// them in place and says which slot it is done with. A piece the writer wrote from a buffer of
+// its own (copyAhead, when the ring was full) is read back from the file. The digest goes back
+// through shared memory and a control word set to 2. (hash-file-worker.ts hashes files that
+// exist already, at restore.)
+//
+// No top-level await here, and the main thread never terminates this worker: it sets the
+// control word to 3 and the loop ends by itself. Node 20 aborts the whole process (V8 "Check
+// failed: location_ != nullptr" in ExecuteAsyncModule) when a worker whose module has a top-level
+// await is terminated during its evaluation — which, for a loop at top level, is all its life.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
 
-const PIECE = 1 << 20;
-
-type Data =
-  | { mode: 'ring'; path: SharedArrayBuffer; ctl: SharedArrayBuffer; slots: SharedArrayBuffer; slotBytes: number; digest: SharedArrayBuffer }
-  | { mode: 'file'; path: string; state: SharedArrayBuffer; digest: SharedArrayBuffer };
+interface Data {
+  readonly path: SharedArrayBuffer;
+  readonly ctl: SharedArrayBuffer;
+  readonly slots: SharedArrayBuffer;
+  readonly slotBytes: number;
+  readonly digest: SharedArrayBuffer;
+}
 
 const data = workerData as Data;
 const hash = crypto.createHash('sha256');
@@ -27,9 +32,10 @@ function hashFile(fd: number, buf: Buffer, from: number, upto: number): number {
   return done;
 }
 
-if (data.mode === 'ring') {
+{
   // ctl: [0] pieces queued, [1] pieces hashed, [2] ring slots freed, [3] closed (1) / digest
-  // ready (2), [4..] the queue: piece lengths, negative for a piece to read back from the file.
+  // ready (2) / cancelled (3), [4..] the queue: piece lengths, negative for a piece to read back
+  // from the file.
   const ctl = new Int32Array(data.ctl);
   const queue = ctl.length - 4;
   const nSlots = data.slots.byteLength / data.slotBytes;
@@ -38,11 +44,14 @@ if (data.mode === 'ring') {
   let offset = 0;
   let fd = -1;
   let buf: Buffer | undefined;
+  let cancelled = false;
   for (;;) {
     // Closed is read before the count: the main thread queues everything before it closes.
-    const closed = Atomics.load(ctl, 3) === 1;
+    const state = Atomics.load(ctl, 3);
+    if ((cancelled = state === 3)) break;
+    const closed = state === 1;
     const queued = Atomics.load(ctl, 0);
-    for (; hashed < queued; hashed++) {
+    for (; hashed < queued && !(cancelled = Atomics.load(ctl, 3) === 3); hashed++) {
       const len = Atomics.load(ctl, 4 + (hashed % queue));
       if (len > 0) {
         hash.update(new Uint8Array(data.slots, (slot % nSlots) * data.slotBytes, len));
@@ -62,34 +71,13 @@ if (data.mode === 'ring') {
       Atomics.store(ctl, 1, hashed + 1);
       Atomics.notify(ctl, 1);
     }
-    if (closed) break;
+    if (closed || cancelled) break;
     Atomics.wait(ctl, 0, queued, 50);
   }
   if (fd >= 0) fs.closeSync(fd);
-  out.set(hash.digest());
-  Atomics.store(ctl, 3, 2);
-  Atomics.notify(ctl, 3);
-} else {
-  // state: [0] native code loaded (1), [1] done flag (1 → 2 when the digest is ready); a
-  // Float64 at byte 8: the size.
-  const ctl = new Int32Array(data.state, 0, 2);
-  // Only this mode loads koffi (the dump's ring workers never do). A worker terminated while
-  // koffi registers itself aborts the whole process, so the main thread waits for this flag
-  // before it terminates one.
-  const { mapFile } = await import('../../native/filemap.ts');
-  Atomics.store(ctl, 0, 1);
-  Atomics.notify(ctl, 0);
-  const size = new Float64Array(data.state, 8, 1)[0]!;
-  const fd = fs.openSync(data.path, 'r');
-  // Hashed in place from a mapping (a fifth faster than reading it out of the page cache). A
-  // file cut short: the digest of what is there, which will not match.
-  const have = Math.min(size, fs.fstatSync(fd).size);
-  if (have > 0) {
-    using map = mapFile(fd, have);
-    for (let off = 0; off < have; off += PIECE) hash.update(new Uint8Array(map.bytes, off, Math.min(PIECE, have - off)));
+  if (!cancelled) {
+    out.set(hash.digest());
+    Atomics.store(ctl, 3, 2);
+    Atomics.notify(ctl, 3);
   }
-  fs.closeSync(fd);
-  out.set(hash.digest());
-  Atomics.store(ctl, 1, 2);
-  Atomics.notify(ctl, 1);
 }
