@@ -19,7 +19,7 @@
 // A full run writes bench/results/latest.{md,json} and a copy under bench/results/history/;
 // --quick / --case / --runs write bench/results/partial.{md,json} instead.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -312,6 +312,7 @@ interface RunResult {
   dumpR?: DumpSample;
   dump?: DumpSample;
   restore?: RestoreSample;
+  restoreCopy?: RestoreSample;
   error?: string;
 }
 
@@ -326,6 +327,26 @@ async function timedDump(tool: Tool, pid: number, dir: string, leaveRunning: boo
 function pick(s: Record<string, unknown>): Record<string, number> {
   const keep = ['freezing_time', 'frozen_time', 'memdump_time', 'memwrite_time', 'pages_scanned', 'pages_written', 'image_bytes', 'forking_time', 'restore_time', 'pages_restored'];
   return Object.fromEntries(keep.filter((k) => s[k] !== undefined).map((k) => [k, Number(s[k])]));
+}
+
+/** `restore -d` of `img` (timed); the restored target must report `c.ok`. Leaves it running. */
+async function timedRestore(tool: Tool, c: CaseDef, target: Target, img: string): Promise<RestoreSample> {
+  const r = await runCmd(tool.restoreCmd(img), OP_TIMEOUT);
+  let pid = target.pid;
+  let stats: Record<string, number>;
+  if (tool.name !== 'criu') {
+    const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+    pid = Number(j['pid']);
+    stats = pick(j);
+  } else {
+    stats = existsSync(join(img, 'stats-restore')) ? pick(readStats(join(img, 'stats-restore'), 'restore')) : {};
+  }
+  live.add(pid);
+  if (pid !== target.pid) throw new Error(`restore: pid ${pid}, dumped ${target.pid}`);
+  if (!isAlive(pid) || procComm(pid) !== target.comm) throw new Error(`restore: no live ${target.comm} with pid ${pid}`);
+  const report = await requestReport(pid, target.report);
+  if (!c.ok.test(report)) throw new Error(`restored target reports: ${report}`);
+  return { wallMs: r.ms, stats, report };
 }
 
 async function oneRun(c: CaseDef, tool: Tool, bin: string, run: number, warmup: boolean, scratch: string): Promise<RunResult> {
@@ -346,22 +367,17 @@ async function oneRun(c: CaseDef, tool: Tool, bin: string, run: number, warmup: 
     if (!target.gone) throw new Error(`dump: target ${target.pid} still runs after the dump`);
     live.delete(target.pid);
 
-    const r = await runCmd(tool.restoreCmd(img), OP_TIMEOUT);
-    let pid = target.pid;
-    let stats: Record<string, number>;
-    if (tool.name !== 'criu') {
-      const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
-      pid = Number(j['pid']);
-      stats = pick(j);
-    } else {
-      stats = existsSync(join(img, 'stats-restore')) ? pick(readStats(join(img, 'stats-restore'), 'restore')) : {};
-    }
-    restoredPid = pid;
-    live.add(pid);
-    if (!isAlive(pid) || procComm(pid) !== target.comm) throw new Error(`restore: no live ${target.comm} with pid ${pid}`);
-    const report = await requestReport(pid, target.report);
-    if (!c.ok.test(report)) throw new Error(`restored target reports: ${report}`);
-    res.restore = { wallMs: r.ms, stats, report };
+    res.restore = await timedRestore(tool, c, target, img);
+    restoredPid = target.pid;
+    await killRestored(target.pid);
+    restoredPid = undefined;
+    // The same images as after a transfer: copied (new inodes), so every image is hashed against
+    // the manifest before the task may run (a local restore trusts what this boot wrote; see README).
+    const copy = join(work, 'img-copy');
+    cpSync(img, copy, { recursive: true });
+    rmSync(img, { recursive: true, force: true });
+    res.restoreCopy = await timedRestore(tool, c, target, copy);
+    restoredPid = target.pid;
   } catch (e) {
     res.error = (e as Error).message;
   } finally {
@@ -403,12 +419,14 @@ interface OpSummary {
   readonly failures: number;
 }
 
-type OpName = 'dump' | 'dumpR' | 'restore';
+type OpName = 'dump' | 'dumpR' | 'restore' | 'restoreCopy';
 const OPS: readonly { op: OpName; label: string }[] = [
   { op: 'dump', label: 'dump' },
   { op: 'dumpR', label: 'dump -R' },
   { op: 'restore', label: 'restore' },
+  { op: 'restoreCopy', label: 'restore (copy)' },
 ];
+const isRestore = (op: OpName): boolean => op === 'restore' || op === 'restoreCopy';
 
 function medianStats(all: readonly Record<string, number>[]): Record<string, number> {
   const keys = new Set(all.flatMap((s) => Object.keys(s)));
@@ -421,8 +439,8 @@ function summarise(c: CaseDef, runs: readonly RunResult[]): Record<OpName, OpSum
   for (const { op } of OPS) {
     const samples = counted.map((r) => r[op]).filter((s) => s !== undefined);
     const wall = spread(samples.map((s) => s.wallMs));
-    const frozen = op === 'restore' ? undefined : spread((samples as DumpSample[]).map((s) => s.frozenUs / 1000));
-    const image = op === 'restore' ? counted.map((r) => r.dump?.imageBytes).filter((x) => x !== undefined) : (samples as DumpSample[]).map((s) => s.imageBytes);
+    const frozen = isRestore(op) ? undefined : spread((samples as DumpSample[]).map((s) => s.frozenUs / 1000));
+    const image = isRestore(op) ? counted.map((r) => r.dump?.imageBytes).filter((x) => x !== undefined) : (samples as DumpSample[]).map((s) => s.imageBytes);
     out[op] = {
       wallMs: wall,
       frozenMs: frozen,
@@ -469,16 +487,16 @@ function markdownTable(results: readonly CaseResult[], other: Tool | undefined):
     for (const { op, label } of OPS) {
       const a = r.summary['cryo']![op];
       const fail = (s: OpSummary): string => (s.failures ? ` ⚠${s.failures} failed` : '');
-      const row = [r.name, label, fmtSpread(a.wallMs) + fail(a), op === 'restore' ? '—' : fmtSpread(a.frozenMs), a.mbps !== undefined ? a.mbps.toFixed(0) : '—', fmtBytes(a.imageBytes)];
+      const row = [r.name, label, fmtSpread(a.wallMs) + fail(a), isRestore(op) ? '—' : fmtSpread(a.frozenMs), a.mbps !== undefined ? a.mbps.toFixed(0) : '—', fmtBytes(a.imageBytes)];
       if (other) {
         const b = r.summary[other.name]![op];
         row.push(
           fmtSpread(b.wallMs) + fail(b),
-          op === 'restore' ? '—' : fmtSpread(b.frozenMs),
+          isRestore(op) ? '—' : fmtSpread(b.frozenMs),
           b.mbps !== undefined ? b.mbps.toFixed(0) : '—',
           fmtBytes(b.imageBytes),
           fmtRatio(a.wallMs?.median, b.wallMs?.median),
-          op === 'restore' ? '—' : fmtRatio(a.frozenMs?.median, b.frozenMs?.median),
+          isRestore(op) ? '—' : fmtRatio(a.frozenMs?.median, b.frozenMs?.median),
         );
       }
       rows.push(row);
@@ -499,7 +517,7 @@ function statsTable(results: readonly CaseResult[]): string {
     for (const { op, label } of OPS) {
       const st = sum[op].stats;
       rows.push(
-        op === 'restore'
+        isRestore(op)
           ? [r.name, label, '', '', '', '', '', ms(st['forking_time']), ms(st['restore_time']), String(st['pages_restored'] ?? '—')]
           : [r.name, label, ms(st['freezing_time']), ms(st['frozen_time']), ms(st['memdump_time']), ms(st['memwrite_time']), String(st['pages_written'] ?? '—'), '', '', ''],
       );
@@ -598,7 +616,7 @@ async function main(): Promise<void> {
           runs.push(r);
           const f = (s: { wallMs: number } | undefined): string => (s ? fmtMs(s.wallMs) : '—');
           process.stderr.write(
-            `  ${c.name} ${tool.name} ${i === 0 ? 'warm-up' : `run ${i}/${opts.runs}`}: dump ${f(r.dump)} (frozen ${r.dump ? fmtMs(r.dump.frozenUs / 1000) : '—'}), dump -R ${f(r.dumpR)} (frozen ${r.dumpR ? fmtMs(r.dumpR.frozenUs / 1000) : '—'}), restore ${f(r.restore)}${r.error ? `  FAILED: ${r.error}` : ''}\n`,
+            `  ${c.name} ${tool.name} ${i === 0 ? 'warm-up' : `run ${i}/${opts.runs}`}: dump ${f(r.dump)} (frozen ${r.dump ? fmtMs(r.dump.frozenUs / 1000) : '—'}), dump -R ${f(r.dumpR)} (frozen ${r.dumpR ? fmtMs(r.dumpR.frozenUs / 1000) : '—'}), restore ${f(r.restore)}, restore (copy) ${f(r.restoreCopy)}${r.error ? `  FAILED: ${r.error}` : ''}\n`,
           );
         }
       }
@@ -632,7 +650,7 @@ async function main(): Promise<void> {
     `Medians of ${opts.runs} runs after 1 warm-up, (min–max) in the median's unit. **wall**: the whole command` +
       ` (\`node bin/cryo.js dump|restore …\`, including the CLI's start-up: \`cryo --help\` takes ${fmtMs(startup)}, \`node -e 0\` ${fmtMs(nodeStartup)}); **frozen**: frozen_time from stats-dump;` +
       ' **MB/s**: dirty bytes the target holds / median wall time (10^6 B/s); **image**: size of the images directory.' +
-      ' dump = dump that kills the target; dump -R = --leave-running; restore = `restore -d` of the killed dump, then the restored target checks its memory/threads/fds.',
+      ' dump = dump that kills the target; dump -R = --leave-running; restore = `restore -d` of the killed dump, then the restored target checks its memory/threads/fds; restore (copy) = the same from a copy of the images (new inodes, as after a transfer), so every image is hashed against the manifest first — a local restore trusts the large images this boot wrote and nobody changed since.',
     '',
     ...results.map((r) => `- **${r.name}**: ${r.what}`),
     '',

@@ -71,6 +71,12 @@ export interface RestoreOptions {
   readonly leaveStopped?: boolean;
   /** `--tcp-established`: the images may hold established TCP connections (CRIU asks for it on restore too). */
   readonly tcpEstablished?: boolean;
+  /**
+   * `--verify-images`: hash every image against the manifest, also the large ones this boot of
+   * this host wrote and nobody changed since (by default those are trusted: see
+   * ImageReader.verifyDeferred).
+   */
+  readonly verifyImages?: boolean;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   readonly onProgress?: (p: Progress) => void;

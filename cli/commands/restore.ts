@@ -13,6 +13,7 @@ interface Args extends LogArgs {
   readonly pidfile?: string;
   readonly 'shell-job'?: boolean;
   readonly 'tcp-established'?: boolean;
+  readonly 'verify-images'?: boolean;
   readonly 'leave-stopped'?: boolean;
   readonly 'action-script'?: string[];
   readonly 'exec-cmd'?: boolean;
@@ -31,6 +32,7 @@ export const restoreCommand: CommandModule<object, Args> = {
       .option('pidfile', { type: 'string', describe: 'write the restored pid to this file' })
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'restore a shell job into cryo\'s session' })
       .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
+      .option('verify-images', { type: 'boolean', describe: 'hash every image against the manifest, also pages this host wrote and nobody changed since (trusted by default)' })
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the restored process stopped (SIGSTOP)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
       .option('exec-cmd', { type: 'boolean', describe: 'after the restore, exec the command given after `--` as its parent' })
@@ -57,6 +59,7 @@ export const restoreCommand: CommandModule<object, Args> = {
         detached: argv['restore-detached'],
         shellJob: argv['shell-job'],
         tcpEstablished: argv['tcp-established'],
+        verifyImages: argv['verify-images'],
         leaveStopped: argv['leave-stopped'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,
         log,

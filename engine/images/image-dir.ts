@@ -23,6 +23,34 @@ export interface Manifest {
   readonly format: 'cryo-images';
   readonly version: 1;
   readonly files: Readonly<Record<string, ManifestFile>>;
+  /**
+   * Where and when the dump wrote its large files: this boot of this host, and each file's
+   * inode, mtime and ctime just after it was written. A restore on the same boot that finds a
+   * file with the very same inode and times knows it was neither copied nor written since, and
+   * need not hash it again (see ImageReader.verifyDeferred). Anything else is hashed.
+   */
+  readonly written?: { readonly boot_id: string; readonly files: Readonly<Record<string, FileStamp>> };
+}
+
+/** dev, inode, mtime and ctime of a file (decimal strings: ns times exceed 2^53). */
+export interface FileStamp {
+  readonly dev: string;
+  readonly ino: string;
+  readonly mtime_ns: string;
+  readonly ctime_ns: string;
+}
+
+function stampOf(st: fs.BigIntStats): FileStamp {
+  return { dev: String(st.dev), ino: String(st.ino), mtime_ns: String(st.mtimeNs), ctime_ns: String(st.ctimeNs) };
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.mtime_ns === b.mtime_ns && a.ctime_ns === b.ctime_ns;
+}
+
+/** This boot of this host (the kernel draws a new one at every boot). */
+function bootId(): string {
+  return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 }
 
 /** Names a raw image may not take: the manifest's, and stats-restore (written after the dump). */
@@ -63,6 +91,8 @@ const QUEUED = 0;
 const HASHED = 1;
 const FREED = 2;
 const CLOSED = 3;
+/** Value of CLOSED that tells the worker to stop without a digest. */
+const CANCELLED = 3;
 const LENS = 4;
 const MAX_PIECE = 1 << 30;
 
@@ -152,15 +182,15 @@ class RingHasher {
     Atomics.notify(this.#ctl, QUEUED);
   }
 
-  /** Stops an idle or unfinished worker. */
+  /** Stops an idle or unfinished worker: it sees the flag within 50 ms and ends (never terminated: see hash-worker.ts). */
   cancel(): void {
-    void this.#worker.terminate();
+    Atomics.store(this.#ctl, CLOSED, CANCELLED);
+    Atomics.notify(this.#ctl, QUEUED);
   }
 
-  /** Waits (synchronously) for the digest of everything written. */
+  /** Waits (synchronously) for the digest of everything written; the worker then ends by itself. */
   finish(): string {
     while (Atomics.load(this.#ctl, CLOSED) !== 2) Atomics.wait(this.#ctl, CLOSED, 1, 1000);
-    void this.#worker.terminate();
     return Buffer.from(this.#digest).toString('hex');
   }
 }
@@ -176,21 +206,23 @@ class ParallelHasher {
   constructor(file: string, size: number) {
     this.#written[0] = size;
     Atomics.store(this.#ctl, 1, 1);
-    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { mode: 'file', path: file, state: this.#state, digest: this.#digest } });
+    this.#worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path: file, state: this.#state, digest: this.#digest } });
     this.#worker.unref();
   }
 
-  /** Stops the worker without a digest (once it has loaded its native code: see hash-worker.ts). */
+  /**
+   * Stops the worker without a digest: it sees the flag at its next MiB and ends (never
+   * terminated: see hash-file-worker.ts). Waits until it has loaded koffi, so that cryo may exit.
+   */
   cancel(): void {
+    Atomics.compareExchange(this.#ctl, 1, 1, 3);
     const deadline = performance.now() + 5000;
-    while (Atomics.load(this.#ctl, 0) !== 1 && Atomics.load(this.#ctl, 1) !== 2 && performance.now() < deadline) Atomics.wait(this.#ctl, 0, 0, 50);
-    void this.#worker.terminate();
+    while (Atomics.load(this.#ctl, 0) !== 1 && performance.now() < deadline) Atomics.wait(this.#ctl, 0, 0, 50);
   }
 
-  /** Waits (synchronously) for the digest of the file's first `size` bytes. */
+  /** Waits (synchronously) for the digest of the file's first `size` bytes; the worker then ends by itself. */
   finish(): string {
     while (Atomics.load(this.#ctl, 1) !== 2) Atomics.wait(this.#ctl, 1, 1, 1000);
-    void this.#worker.terminate();
     return Buffer.from(this.#digest).toString('hex');
   }
 }
@@ -378,8 +410,12 @@ export class ImageWriter {
     for (const [name, h] of this.#hashing) this.#files.set(name, { size: h.size, sha256: h.digest() });
     this.#hashing.clear();
     const files: Record<string, ManifestFile> = {};
-    for (const name of [...this.#files.keys()].sort()) files[name] = this.#files.get(name)!;
-    const manifest: Manifest = { format: 'cryo-images', version: 1, files };
+    const stamps: Record<string, FileStamp> = {};
+    for (const name of [...this.#files.keys()].sort()) {
+      const f = (files[name] = this.#files.get(name)!);
+      if (f.size >= DEFERRED_HASH_BYTES) stamps[name] = stampOf(fs.statSync(path.join(this.dir, name), { bigint: true }));
+    }
+    const manifest: Manifest = { format: 'cryo-images', version: 1, files, ...(Object.keys(stamps).length ? { written: { boot_id: bootId(), files: stamps } } : {}) };
     const tmp = path.join(this.dir, `${MANIFEST}.tmp`);
     fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     fs.renameSync(tmp, path.join(this.dir, MANIFEST));
@@ -456,26 +492,36 @@ export class ImageReader {
    * worker threads while the caller goes on: restore starts rebuilding the tasks meanwhile and
    * calls wait() before any of them may run. Sizes, the listing and small files (every image that
    * is decoded) are checked before this returns.
+   *
+   * `trustUnchanged`: a large file that the manifest says this boot of this host wrote, with the
+   * same device, inode, mtime and ctime now, was not copied, moved in or written since the dump
+   * hashed it, and is not hashed again (its size is still checked). Copies, transfers and edits
+   * all get a new inode or ctime, and are hashed.
    */
-  verifyDeferred(): PendingHashes {
-    return this.#verify(DEFERRED_HASH_BYTES);
+  verifyDeferred(opts: { trustUnchanged?: boolean } = {}): PendingHashes & { readonly trusted: readonly string[] } {
+    return this.#verify(DEFERRED_HASH_BYTES, opts.trustUnchanged ?? false);
   }
 
-  #verify(deferBytes: number): PendingHashes {
+  #verify(deferBytes: number, trustUnchanged = false): PendingHashes & { readonly trusted: readonly string[] } {
     const manifest = readManifest(this.dir);
     const listed = Object.entries(manifest.files);
+    const w = manifest.written;
+    const stamps = trustUnchanged && typeof w?.files === 'object' && w.files !== null && w.boot_id === bootId() ? w.files : {};
+    const trusted: string[] = [];
     for (const [name, want] of listed) {
-      let st: fs.Stats;
+      let st: fs.BigIntStats;
       try {
-        st = fs.statSync(this.path(name));
+        st = fs.statSync(this.path(name), { bigint: true });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageError(`${name}: missing (listed in ${MANIFEST})`);
         throw new ImageError(`${name}: ${(e as Error).message}`, { cause: e });
       }
       if (!st.isFile()) throw new ImageError(`${name}: not a regular file`);
-      if (st.size !== want.size) {
-        throw new ImageError(`${name}: size ${st.size}, manifest says ${want.size} (${st.size < want.size ? 'truncated?' : 'image corrupted?'})`);
+      if (st.size !== BigInt(want.size)) {
+        throw new ImageError(`${name}: size ${st.size}, manifest says ${want.size} (${st.size < BigInt(want.size) ? 'truncated?' : 'image corrupted?'})`);
       }
+      const stamp = Object.hasOwn(stamps, name) ? stamps[name] : undefined;
+      if (want.size >= deferBytes && stamp && sameStamp(stamp, stampOf(st))) trusted.push(name);
     }
     for (const name of this.list()) {
       if (name.endsWith('.img') && !Object.hasOwn(manifest.files, name)) {
@@ -486,6 +532,7 @@ export class ImageReader {
     const pending: { name: string; want: ManifestFile; hasher: ParallelHasher }[] = [];
     try {
       for (const [name, want] of listed) {
+        if (trusted.includes(name)) continue;
         if (want.size >= deferBytes) {
           const hasher = new ParallelHasher(this.path(name), want.size);
           pending.push({ name, want, hasher });
@@ -496,6 +543,7 @@ export class ImageReader {
       throw e;
     }
     return {
+      trusted,
       wait: () => {
         for (const [i, p] of pending.entries()) {
           if (p.hasher.finish() === p.want.sha256) continue;

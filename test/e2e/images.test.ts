@@ -11,7 +11,7 @@ import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, startTarget } from '../helpers/targets.ts';
 import type { Target } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, cryoOk, dumpOk, killAtEnd, pidFree, restoreDetached, startCounter, taskTids, waitDumpedGone } from './e2e.ts';
+import { assertUntouched, cryoOk, dumpOk, killAtEnd, pidFree, restoreDetached, sleep, startCounter, taskTids, waitDead, waitDumpedGone } from './e2e.ts';
 
 
 /** Every image crit can decode: the *.img files but the raw pages-*.img, and stats-dump. */
@@ -122,6 +122,30 @@ test('a flipped byte in a large pages image (hashed while the task is rebuilt): 
   assert.equal(r.code, 3, `restore of a damaged pages-1.img: exit ${r.code}, expected 3\n${r.stderr}`);
   assert.match(r.stderr, /pages-1\.img: sha256 mismatch/);
   assert.ok(pidFree(c.target.pid), `a process is left with pid ${c.target.pid}`);
+});
+
+test('pages this dump wrote here are not hashed again at restore unless --verify-images; either way the counter goes on', async (t) => {
+  const dir = tmpDir('cryo-e2e-images-trusted', t);
+  const c = await startCounter(dir, t, 24);
+  const before = await c.report();
+  const img = join(dir, 'img');
+  await dumpOk(c.target.pid, img);
+  await waitDumpedGone(c.target);
+  const pid = c.target.pid;
+  const trustedLine = /pages-1\.img: written by the dump on this boot and unchanged since/;
+  for (const extra of [[], ['--verify-images']]) {
+    rmSync(join(img, 'restore.log'), { force: true });
+    await restoreDetached(img, extra);
+    killAtEnd(t, pid, 'counter');
+    const log = readFileSync(join(img, 'restore.log'), 'utf8');
+    if (extra.length) assert.doesNotMatch(log, trustedLine);
+    else assert.match(log, trustedLine);
+    await c.assertAdvancing(Number(before['count']), before['token']!);
+    process.kill(pid, 'SIGKILL');
+    await waitDead(pid);
+    const deadline = Date.now() + 10_000;
+    while (!pidFree(pid) && Date.now() < deadline) await sleep(50); // reaped by pid 1 (restore -d)
+  }
 });
 
 test('a truncated core image: restore exits 3 naming it, and creates no process', async (t) => {
