@@ -10,6 +10,7 @@ import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 import type { MemfdInode } from './objects/memfd.ts';
+import type { PageStage } from './objects/memory.ts';
 import type { UnixDumpState, UnixRestoreState } from './objects/unix-sockets.ts';
 
 /** CRIU's ids are small counters; cryo hands out file ids and pages ids from here. */
@@ -50,6 +51,8 @@ export interface DumpContext {
   /** Unix sockets dumped so far and their queued data (set by the first one). */
   unix?: UnixDumpState;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
+  /** --leave-running: where pages wait, copied out while frozen, to be written after the release. */
+  readonly stage?: PageStage | undefined;
   /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
   readonly shellJob?: boolean | undefined;
   /** Terminals seen so far (tty-info.img), created on first use. */

@@ -16,7 +16,7 @@ import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
-import { dumpMemory } from './objects/memory.ts';
+import { PageStage, dumpMemory } from './objects/memory.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
 import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
@@ -118,6 +118,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // manifest still comes before success is reported); a post-dump hook sees a complete dump.
   const earlyRelease = (opts.leaveRunning ?? false) && !opts.hooks;
   const images = new ImageWriter(opts.imagesDir, { hashWorker: true, copyAhead: earlyRelease });
+  // Memory for the pages to wait in while frozen, prepared now: see PageStage.
+  const stage = earlyRelease ? PageStage.prepare(opts.pid, log) : undefined;
   const t0 = performance.now();
   const tree = seizeTree(opts.pid, log);
   const tFrozen = performance.now();
@@ -156,6 +158,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       stats: { memdump_us: 0, memwrite_us: 0, pages_scanned: 0, pages_written: 0 },
       onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
       inet,
+      stage,
     };
     const rootIds = kobj.root();
     const pstree: Entry[] = [];
@@ -198,9 +201,16 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     writeMemfdInodes(ctx);
     writeFileLocks(ctx);
     images.write('PSTREE', pstree);
+    const frozenEarly = us(performance.now() - tFrozen);
+    if (earlyRelease) {
+      await inet.finish('running', hook, log);
+      release('running');
+      // Staged pages go to their images now that the tasks run (memwrite_time counts it).
+      stage?.flush(ctx.stats);
+    }
     const stats: DumpStats = {
       freezing_time: us(tFrozen - t0),
-      frozen_time: us(performance.now() - tFrozen),
+      frozen_time: earlyRelease ? frozenEarly : us(performance.now() - tFrozen),
       memdump_time: ctx.stats.memdump_us,
       memwrite_time: ctx.stats.memwrite_us,
       pages_scanned: ctx.stats.pages_scanned,
@@ -211,11 +221,6 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     images.writeStats('dump', criuDumpStats(stats));
     // The inventory goes last: with the manifest it marks a complete dump.
     images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod }]);
-    const frozenEarly = us(performance.now() - tFrozen);
-    if (earlyRelease) {
-      await inet.finish('running', hook, log);
-      release('running');
-    }
     images.finish();
     log.debug('images written');
     try {
@@ -237,6 +242,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // Connections out of repair mode and unlocked while the task is still frozen.
     await inet.finish('failed', hook, log);
     release('running');
+    stage?.discard();
     images.abort();
     log.error(`Dumping FAILED: ${(e as Error).message}`);
     // A cancelled dump (Ctrl-C) is reported as such; anything not ours is wrapped with the pid.

@@ -14,6 +14,7 @@ import {
   PROT,
   PR,
   PR_SET_MM_MAP,
+  populateOwn,
   readProcMem,
   readRanges,
   type RemoteRange,
@@ -21,7 +22,9 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { presentRuns, readAuxv, readExeLink, readMaps, readPagemap, readSmaps, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { listThreads, presentRuns, readAuxv, readChildren, readExeLink, readMaps, readMeminfo, readPagemap, readSmaps, readSmapsRollup, type SmapsEntry, type Vma } from '../proc/index.ts';
+import type { RawImageFile } from '../images/index.ts';
+import type { Logger } from '../log.ts';
 import { SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
@@ -210,58 +213,161 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const total = runs.reduce((s, r) => s + r.nrPages, 0);
 
   // Copy the pages: batches of one buffer of the image (4 MiB), one process_vm_readv and one
-  // write each; the image's worker thread hashes each batch meanwhile.
-  using out = ctx.images.openRaw(`pages-${pagesId}.img`, { expectedBytes: total * PAGE_SIZE });
-  const batchMax = out.buffer().length;
-  let done = 0;
-  let readMs = performance.now() - t0;
-  let writeMs = 0;
-  let batch: RemoteRange[] = [];
-  let batchBytes = 0;
-  const flush = (): void => {
-    if (!batchBytes) return;
-    const t1 = performance.now();
-    const buf = out.buffer();
-    const n = readRanges(pid, buf, batch);
-    if (n < batchBytes) {
-      // A range process_vm_readv can't read (PROT_NONE): read the rest through /proc/PID/mem.
-      let off = 0;
-      for (const r of batch) {
-        if (off + r.len > n) {
-          const from = Math.max(0, n - off);
-          readProcMem(pid, r.addr + BigInt(from), buf.subarray(off + from, off + r.len));
+  // write each; the image's worker thread hashes each batch meanwhile. With a stage
+  // (--leave-running), batches go into the stage instead and are written after the release.
+  const out = ctx.images.openRaw(`pages-${pagesId}.img`, { expectedBytes: total * PAGE_SIZE });
+  const stage = ctx.stage;
+  let staged = false;
+  try {
+    const batchMax = out.buffer().length;
+    let done = 0;
+    let readMs = performance.now() - t0;
+    let writeMs = 0;
+    let batch: RemoteRange[] = [];
+    let batchBytes = 0;
+    const flush = (): void => {
+      if (!batchBytes) return;
+      const t1 = performance.now();
+      const into = stage?.take(batchBytes);
+      const buf = into ?? out.buffer();
+      const n = readRanges(pid, buf, batch);
+      if (n < batchBytes) {
+        // A range process_vm_readv can't read (PROT_NONE): read the rest through /proc/PID/mem.
+        let off = 0;
+        for (const r of batch) {
+          if (off + r.len > n) {
+            const from = Math.max(0, n - off);
+            readProcMem(pid, r.addr + BigInt(from), buf.subarray(off + from, off + r.len));
+          }
+          off += r.len;
         }
-        off += r.len;
+      }
+      const t2 = performance.now();
+      if (into) {
+        stage!.defer(out, into);
+        staged = true;
+      } else {
+        // Staged batches of this file come first (the stage is full: written now, frozen).
+        if (staged) stage!.writeDeferred(out, ctx.stats);
+        staged = false;
+        out.write(buf.subarray(0, batchBytes));
+      }
+      const t3 = performance.now();
+      readMs += t2 - t1;
+      writeMs += t3 - t2;
+      done += batchBytes / PAGE_SIZE;
+      ctx.onProgress?.(done, total);
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const r of runs) {
+      let vaddr = r.vaddr;
+      let left = r.nrPages * PAGE_SIZE;
+      while (left > 0) {
+        const len = Math.min(left, batchMax - batchBytes);
+        batch.push({ addr: vaddr, len });
+        batchBytes += len;
+        vaddr += BigInt(len);
+        left -= len;
+        if (batchBytes === batchMax || batch.length >= IOV_MAX * 16) flush();
       }
     }
-    const t2 = performance.now();
-    out.write(buf.subarray(0, batchBytes));
-    const t3 = performance.now();
-    readMs += t2 - t1;
-    writeMs += t3 - t2;
-    done += batchBytes / PAGE_SIZE;
-    ctx.onProgress?.(done, total);
-    batch = [];
-    batchBytes = 0;
-  };
-  for (const r of runs) {
-    let vaddr = r.vaddr;
-    let left = r.nrPages * PAGE_SIZE;
-    while (left > 0) {
-      const len = Math.min(left, batchMax - batchBytes);
-      batch.push({ addr: vaddr, len });
-      batchBytes += len;
-      vaddr += BigInt(len);
-      left -= len;
-      if (batchBytes === batchMax || batch.length >= IOV_MAX * 16) flush();
-    }
+    flush();
+    ctx.stats.memdump_us += Math.round(readMs * 1000);
+    ctx.stats.memwrite_us += Math.round(writeMs * 1000);
+  } catch (e) {
+    out.close();
+    throw e;
   }
-  flush();
-  out.close();
+  // A file with staged batches stays open: the stage writes and closes it after the release.
+  if (!staged) out.close();
   ctx.images.write('PAGEMAP', pagemap, { id: pid });
   ctx.stats.pages_written += total;
-  ctx.stats.memdump_us += Math.round(readMs * 1000);
-  ctx.stats.memwrite_us += Math.round(writeMs * 1000);
+}
+
+/** Largest stage: a quarter of the memory available, and at most 3 GiB (one Buffer). */
+const STAGE_MAX = 3 * 1024 * 1024 * 1024;
+/** Below this, the copy is too short for a stage to pay for itself. */
+const STAGE_MIN = 16 * 1024 * 1024;
+
+/**
+ * --leave-running: the pages are copied out of the frozen tasks into memory prepared before the
+ * freeze — a buffer as large as the tree's anonymous memory, faulted in ahead — and written to
+ * the images (and hashed) once the tasks run again. Frozen time is then the copy alone, not
+ * copy + write; what does not fit is written while frozen, as without a stage.
+ */
+export class PageStage {
+  readonly #buf: Buffer;
+  #used = 0;
+  #full = false;
+  readonly #deferred = new Map<RawImageFile, Buffer[]>();
+
+  private constructor(buf: Buffer) {
+    this.#buf = buf;
+  }
+
+  /** Before freezing `root`'s tree: a stage for its anonymous memory, or undefined when small. */
+  static prepare(root: number, log: Logger): PageStage | undefined {
+    let want = 0;
+    const visit = (pid: number): void => {
+      try {
+        want += readSmapsRollup(pid)['Anonymous'] ?? 0;
+        for (const tid of listThreads(pid)) for (const child of readChildren(pid, tid)) visit(child);
+      } catch {
+        /* gone meanwhile: the dump will say so */
+      }
+    };
+    visit(root);
+    // Room for the pagemap's rounding and what the task touches before the freeze.
+    // CRYO_STAGE_BYTES (tests) sets the size, to exercise a stage too small for the dump.
+    const forced = Number(process.env.CRYO_STAGE_BYTES);
+    if (forced > 0) want = forced;
+    else want = Math.min(Math.ceil((want * 1.05) / PAGE_SIZE) * PAGE_SIZE + STAGE_MIN, STAGE_MAX, Math.floor((readMeminfo()['MemAvailable'] ?? 0) / 4));
+    if (want < STAGE_MIN) return undefined;
+    const t0 = performance.now();
+    const buf = Buffer.allocUnsafeSlow(want);
+    if (!populateOwn(buf)) buf.fill(0);
+    log.debug(`staging buffer of ${(want / 2 ** 20).toFixed(0)} MiB prepared in ${(performance.now() - t0).toFixed(0)} ms`);
+    return new PageStage(buf);
+  }
+
+  /** Room for `bytes` more, or undefined once the stage is full (for good: file order). */
+  take(bytes: number): Buffer | undefined {
+    if (this.#full || this.#used + bytes > this.#buf.length) {
+      this.#full = true;
+      return undefined;
+    }
+    return this.#buf.subarray(this.#used, (this.#used += bytes));
+  }
+
+  /** `slice` (from take()) holds the next bytes of `out`. */
+  defer(out: RawImageFile, slice: Buffer): void {
+    const list = this.#deferred.get(out) ?? [];
+    list.push(slice);
+    this.#deferred.set(out, list);
+  }
+
+  /** Writes what is deferred for `out`, in order (the file stays open). */
+  writeDeferred(out: RawImageFile, stats: { memwrite_us: number }): void {
+    const t0 = performance.now();
+    for (const slice of this.#deferred.get(out) ?? []) out.write(slice);
+    this.#deferred.delete(out);
+    stats.memwrite_us += Math.round((performance.now() - t0) * 1000);
+  }
+
+  /** After the release: writes every deferred file and closes it. */
+  flush(stats: { memwrite_us: number }): void {
+    for (const out of [...this.#deferred.keys()]) {
+      this.writeDeferred(out, stats);
+      out.close();
+    }
+  }
+
+  /** A failed dump: closes the files unwritten (no manifest will vouch for them). */
+  discard(): void {
+    for (const out of this.#deferred.keys()) out.close();
+    this.#deferred.clear();
+  }
 }
 
 /** ---- restore ---- */

@@ -11,3 +11,4 @@ export * from './tasks.ts';
 export * from './timers.ts';
 export * from './mountinfo.ts';
 export * from './locks.ts';
+export * from './meminfo.ts';

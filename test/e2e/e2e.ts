@@ -95,8 +95,8 @@ export async function cryoOk(args: readonly string[], opts?: CryoRunOptions): Pr
 }
 
 /** `cryo dump -t PID -D DIR` (+ extra options), expected to succeed. */
-export function dumpOk(pid: number, dir: string, extra: readonly string[] = []): Promise<CryoRun> {
-  return cryoOk(['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', '-v4', ...extra]);
+export function dumpOk(pid: number, dir: string, extra: readonly string[] = [], opts?: CryoRunOptions): Promise<CryoRun> {
+  return cryoOk(['dump', '-t', String(pid), '-D', dir, '-o', 'dump.log', '-v4', ...extra], opts);
 }
 
 /** `cryo restore -d -D DIR` (+ extra options), expected to succeed. */
