@@ -10,14 +10,14 @@
 // Wall times are of the whole command (cryo: `node bin/cryo.js …`, including Node's start-up;
 // CRIU: the binary), frozen times come from the dump statistics (stats-dump).
 //
-//   node dist/bench/run.js [--quick] [--case NAME]... [--runs N] [--baseline OTHER/bin/cryo.js]
+//   node dist/bench/run.js [--quick] [--case NAME]... [--runs N] [--baseline OTHER/bin/cryo.js] [--out DIR]
 //
 // --baseline runs a second cryo build (e.g. a copy of an earlier commit's bin/ + dist/) interleaved
 // with this one, the same way as CRIU_BIN, so that an optimisation is measured A/B in the same
 // minutes on a shared machine; the table then shows this build / baseline.
 //
 // A full run writes bench/results/latest.{md,json} and a copy under bench/results/history/;
-// --quick / --case / --runs write bench/results/partial.{md,json} instead.
+// --quick / --case / --runs write bench/results/partial.{md,json} instead (--out: another directory).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -48,10 +48,12 @@ interface Options {
   runs: number;
   runsGiven: boolean;
   baseline?: string;
+  /** Where the results go (default bench/results). */
+  out: string;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { quick: false, cases: [], runs: 5, runsGiven: false };
+  const o: Options = { quick: false, cases: [], runs: 5, runsGiven: false, out: RESULTS };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -62,12 +64,13 @@ function parseArgs(argv: readonly string[]): Options {
     if (a === '--quick') o.quick = true;
     else if (a === '--case' || a.startsWith('--case=')) o.cases.push(value());
     else if (a === '--baseline' || a.startsWith('--baseline=')) o.baseline = value();
+    else if (a === '--out' || a.startsWith('--out=')) o.out = value();
     else if (a === '--runs' || a.startsWith('--runs=')) {
       o.runs = Number(value());
       o.runsGiven = true;
       if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs needs a positive integer');
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node dist/bench/run.js [--quick] [--case NAME]... [--runs N] [--baseline OTHER/bin/cryo.js]\n');
+      process.stdout.write('usage: node dist/bench/run.js [--quick] [--case NAME]... [--runs N] [--baseline OTHER/bin/cryo.js] [--out DIR]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -598,7 +601,7 @@ async function main(): Promise<void> {
     tools.push(criuTool(criuBin));
   }
   const bins = buildTargets(cases.map((c) => c.target));
-  mkdirSync(RESULTS, { recursive: true });
+  mkdirSync(opts.out, { recursive: true });
   // Images on the same filesystem as everything else, removed after each run.
   const startup = await startupMs([process.execPath, CRYO, '--help']);
   const nodeStartup = await startupMs([process.execPath, '-e', '0']);
@@ -669,16 +672,16 @@ async function main(): Promise<void> {
   const json = { date, machine: m, criu: criuBin ?? null, baseline: opts.baseline ?? null, runs: opts.runs, warmups: 1, cliStartupMs: startup, nodeStartupMs: nodeStartup, elapsedSec: elapsed, cases: results };
   const jsonText = `${JSON.stringify(json, null, 1)}\n`;
   if (full) {
-    writeFileSync(join(RESULTS, 'latest.md'), md);
-    writeFileSync(join(RESULTS, 'latest.json'), jsonText);
-    const hist = join(RESULTS, 'history');
+    writeFileSync(join(opts.out, 'latest.md'), md);
+    writeFileSync(join(opts.out, 'latest.json'), jsonText);
+    const hist = join(opts.out, 'history');
     mkdirSync(hist, { recursive: true });
     const stamp = date.replace(/[:.]/g, '-');
     writeFileSync(join(hist, `${stamp}.md`), md);
     writeFileSync(join(hist, `${stamp}.json`), jsonText);
   } else {
-    writeFileSync(join(RESULTS, 'partial.md'), md);
-    writeFileSync(join(RESULTS, 'partial.json'), jsonText);
+    writeFileSync(join(opts.out, 'partial.md'), md);
+    writeFileSync(join(opts.out, 'partial.json'), jsonText);
   }
   process.stdout.write(`${md}\n`);
   if (failures.length) process.exitCode = 1;
