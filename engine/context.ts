@@ -1,6 +1,6 @@
 // What a dump or restore carries from stage to stage, passed explicitly (CRIU keeps it in
 // globals: opts, kdat, glob_imgset, root_item).
-import type { ImageReader, ImageWriter } from './images/index.ts';
+import type { ImageReader, ImageWriter, PreparedRawImage } from './images/index.ts';
 import type { Logger } from './log.ts';
 import type { InetDumpState, InetRestoreState } from './objects/inet-sockets.ts';
 import type { RestoredShm, ShmSegment } from './objects/sysv-shm.ts';
@@ -10,7 +10,6 @@ import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 import type { MemfdInode } from './objects/memfd.ts';
-import type { PageStage } from './objects/memory.ts';
 import type { UnixDumpState, UnixRestoreState } from './objects/unix-sockets.ts';
 
 /** CRIU's ids are small counters; cryo hands out file ids and pages ids from here. */
@@ -51,8 +50,8 @@ export interface DumpContext {
   /** Unix sockets dumped so far and their queued data (set by the first one). */
   unix?: UnixDumpState;
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
-  /** --leave-running: where pages wait, copied out while frozen, to be written after the release. */
-  readonly stage?: PageStage | undefined;
+  /** --leave-running: the pages image prepared before the freeze, for the first process's pages. */
+  readonly stage?: PreparedRawImage | undefined;
   /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
   readonly shellJob?: boolean | undefined;
   /** Terminals seen so far (tty-info.img), created on first use. */

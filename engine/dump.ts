@@ -16,7 +16,7 @@ import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
-import { PageStage, dumpMemory } from './objects/memory.ts';
+import { dumpMemory, stageBytes } from './objects/memory.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
 import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
@@ -118,8 +118,11 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // manifest still comes before success is reported); a post-dump hook sees a complete dump.
   const earlyRelease = (opts.leaveRunning ?? false) && !opts.hooks;
   const images = new ImageWriter(opts.imagesDir, { hashWorker: true, copyAhead: earlyRelease });
-  // Memory for the pages to wait in while frozen, prepared now: see PageStage.
-  const stage = earlyRelease ? PageStage.prepare(opts.pid, log) : undefined;
+  // The pages image, made ready now for pages to be copied straight into it while frozen.
+  const stageSize = earlyRelease ? stageBytes(opts.pid) : 0;
+  const tStage = performance.now();
+  const stage = stageSize ? images.prepareRaw(stageSize) : undefined;
+  if (stage) log.debug(`pages image of ${(stageSize / 2 ** 20).toFixed(0)} MiB prepared in ${(performance.now() - tStage).toFixed(0)} ms`);
   const t0 = performance.now();
   const tree = seizeTree(opts.pid, log);
   const tFrozen = performance.now();
@@ -205,8 +208,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (earlyRelease) {
       await inet.finish('running', hook, log);
       release('running');
-      // Staged pages go to their images now that the tasks run (memwrite_time counts it).
-      stage?.flush(ctx.stats);
+      // The prepared image gets its name and size, and is hashed, now that the tasks run.
+      stage?.adopt();
     }
     const stats: DumpStats = {
       freezing_time: us(tFrozen - t0),

@@ -11,4 +11,4 @@ export * from './tty.ts';
 export * from './fhandle.ts';
 export * from './inet.ts';
 export * from './ipc.ts';
-export { mapFile, type MappedFile } from './filemap.ts';
+export { mapFile, mapFileForWriting, type MappedFile } from './filemap.ts';

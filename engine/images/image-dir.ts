@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ImageError, InternalError } from '../../errors.ts';
+import { mapFileForWriting, type MappedFile } from '../../native/index.ts';
 import type { Entry } from './codec.ts';
 import { decodeImage, encodeImage } from './image-file.ts';
 import type { DecodedImage } from './image-file.ts';
@@ -325,6 +326,23 @@ function writeImageFile(dir: string, name: string, bufs: readonly Uint8Array[]):
   return { size: whole.length, sha256: crypto.createHash('sha256').update(whole).digest('hex') };
 }
 
+/** The file prepareRaw() makes, until it is adopted under its image's name. */
+const PREPARED_NAME = 'pages-prepared.tmp';
+
+/** See ImageWriter.prepareRaw(). */
+export interface PreparedRawImage {
+  /** Makes it the raw image `name` (once; false if it is taken already). */
+  claim(name: string): boolean;
+  /** Room for `n` more bytes in the mapping, in file order; undefined once it is full (for good). */
+  take(n: number): Uint8Array | undefined;
+  /** The next bytes, written past the mapping (it was too small). */
+  append(buf: Uint8Array): void;
+  /** Unmaps it, cuts it to the bytes filled, gives it its name and starts hashing it (on a worker). */
+  adopt(): void;
+  /** A failed dump: unmaps and removes it. */
+  discard(): void;
+}
+
 /** One per dump. Images are written whole; pages stream through openRaw(); finish() seals it. */
 export class ImageWriter {
   readonly dir: string;
@@ -351,7 +369,7 @@ export class ImageWriter {
     // dump into the same directory would be mixed into this one: a new dump replaces them.
     fs.rmSync(path.join(dir, MANIFEST), { force: true });
     for (const name of fs.readdirSync(dir)) {
-      if (name.endsWith('.img') || name === 'stats-dump' || name === 'stats-restore') fs.rmSync(path.join(dir, name), { force: true });
+      if (name.endsWith('.img') || name === 'stats-dump' || name === 'stats-restore' || name === PREPARED_NAME) fs.rmSync(path.join(dir, name), { force: true });
     }
   }
 
@@ -390,6 +408,83 @@ export class ImageWriter {
       this.#open.delete(name);
       this.#hashing.set(name, { size, digest });
     });
+  }
+
+  /**
+   * A raw image made ready before its bytes exist (a --leave-running dump, before it freezes the
+   * tasks): a file of `bytes` zeros, mapped shared and faulted in, so that copying pages into it
+   * while the tasks are frozen costs neither a write() nor a page fault — memory is the page cache
+   * the image needs anyway. Undefined when the filesystem can't map it so (the caller then writes
+   * as usual). Hashed from the file once adopted.
+   */
+  prepareRaw(bytes: number): PreparedRawImage | undefined {
+    const file = path.join(this.dir, PREPARED_NAME);
+    const fd = fs.openSync(file, 'w+', 0o600);
+    let map: MappedFile;
+    try {
+      fs.ftruncateSync(fd, bytes);
+      map = mapFileForWriting(fd, bytes);
+    } catch {
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      return undefined;
+    }
+    const view = new Uint8Array(map.bytes);
+    let name: string | undefined;
+    let mapped = 0;
+    let appended = 0;
+    let full = false;
+    let over = false;
+    const end = (): void => {
+      if (over) return;
+      over = true;
+      map.unmap();
+      fs.closeSync(fd);
+    };
+    return {
+      claim: (n) => {
+        if (name !== undefined || over) return false;
+        this.#claim(n);
+        this.#open.add(n);
+        name = n;
+        return true;
+      },
+      take: (n) => {
+        if (full || mapped + n > bytes) {
+          full = true;
+          return undefined;
+        }
+        return view.subarray(mapped, (mapped += n));
+      },
+      append: (buf) => {
+        full = true;
+        for (let off = 0; off < buf.length; ) {
+          const n = fs.writeSync(fd, buf, off, buf.length - off, mapped + appended + off);
+          if (n <= 0) throw new ImageError(`${name ?? PREPARED_NAME}: short write at byte ${mapped + appended + off}`);
+          off += n;
+        }
+        appended += buf.length;
+      },
+      adopt: () => {
+        if (over) return;
+        end();
+        if (name === undefined) {
+          fs.rmSync(file, { force: true });
+          return;
+        }
+        const size = mapped + appended;
+        fs.truncateSync(file, size);
+        fs.renameSync(file, path.join(this.dir, name));
+        this.#open.delete(name);
+        const hasher = new ParallelHasher(path.join(this.dir, name), size);
+        this.#hashing.set(name, { size, digest: () => hasher.finish() });
+      },
+      discard: () => {
+        end();
+        fs.rmSync(file, { force: true });
+        if (name !== undefined) this.#open.delete(name);
+      },
+    };
   }
 
   /** A failed dump: stops the hash workers; no manifest is written. */

@@ -14,7 +14,6 @@ import {
   PROT,
   PR,
   PR_SET_MM_MAP,
-  populateOwn,
   readProcMem,
   readRanges,
   type RemoteRange,
@@ -23,8 +22,7 @@ import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { listThreads, presentRuns, readAuxv, readChildren, readExeLink, readMaps, readMeminfo, readPagemap, readSmaps, readSmapsRollup, type SmapsEntry, type Vma } from '../proc/index.ts';
-import type { RawImageFile } from '../images/index.ts';
-import type { Logger } from '../log.ts';
+import { RAW_BUFFER_BYTES } from '../images/index.ts';
 import { SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
@@ -213,13 +211,14 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const total = runs.reduce((s, r) => s + r.nrPages, 0);
 
   // Copy the pages: batches of one buffer of the image (4 MiB), one process_vm_readv and one
-  // write each; the image's worker thread hashes each batch meanwhile. With a stage
-  // (--leave-running), batches go into the stage instead and are written after the release.
-  const out = ctx.images.openRaw(`pages-${pagesId}.img`, { expectedBytes: total * PAGE_SIZE });
-  const stage = ctx.stage;
-  let staged = false;
+  // write each; the image's worker thread hashes each batch meanwhile. A --leave-running dump
+  // reads the first process's pages straight into its image, prepared before the freeze.
+  const name = `pages-${pagesId}.img`;
+  const prepared = ctx.stage?.claim(name) ? ctx.stage : undefined;
+  const out = prepared ? undefined : ctx.images.openRaw(name, { expectedBytes: total * PAGE_SIZE });
   try {
-    const batchMax = out.buffer().length;
+    const spare = prepared ? Buffer.allocUnsafe(RAW_BUFFER_BYTES) : undefined;
+    const batchMax = out?.buffer().length ?? RAW_BUFFER_BYTES;
     let done = 0;
     let readMs = performance.now() - t0;
     let writeMs = 0;
@@ -228,8 +227,8 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
     const flush = (): void => {
       if (!batchBytes) return;
       const t1 = performance.now();
-      const into = stage?.take(batchBytes);
-      const buf = into ?? out.buffer();
+      const into = prepared?.take(batchBytes);
+      const buf = into ?? spare ?? out!.buffer();
       const n = readRanges(pid, buf, batch);
       if (n < batchBytes) {
         // A range process_vm_readv can't read (PROT_NONE): read the rest through /proc/PID/mem.
@@ -243,15 +242,8 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
         }
       }
       const t2 = performance.now();
-      if (into) {
-        stage!.defer(out, into);
-        staged = true;
-      } else {
-        // Staged batches of this file come first (the stage is full: written now, frozen).
-        if (staged) stage!.writeDeferred(out, ctx.stats);
-        staged = false;
-        out.write(buf.subarray(0, batchBytes));
-      }
+      if (out) out.write(buf.subarray(0, batchBytes));
+      else if (!into) prepared!.append(buf.subarray(0, batchBytes)); // the prepared file was too small
       const t3 = performance.now();
       readMs += t2 - t1;
       writeMs += t3 - t2;
@@ -275,99 +267,40 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
     flush();
     ctx.stats.memdump_us += Math.round(readMs * 1000);
     ctx.stats.memwrite_us += Math.round(writeMs * 1000);
-  } catch (e) {
-    out.close();
-    throw e;
+  } finally {
+    // A prepared image is adopted (or discarded) by the dump once the tasks run again.
+    out?.close();
   }
-  // A file with staged batches stays open: the stage writes and closes it after the release.
-  if (!staged) out.close();
   ctx.images.write('PAGEMAP', pagemap, { id: pid });
   ctx.stats.pages_written += total;
 }
 
-/** Largest stage: a quarter of the memory available, and at most 3 GiB (one Buffer). */
-const STAGE_MAX = 3 * 1024 * 1024 * 1024;
-/** Below this, the copy is too short for a stage to pay for itself. */
+/** Below this, a prepared pages image is not worth its set-up. */
 const STAGE_MIN = 16 * 1024 * 1024;
 
 /**
- * --leave-running: the pages are copied out of the frozen tasks into memory prepared before the
- * freeze — a buffer as large as the tree's anonymous memory, faulted in ahead — and written to
- * the images (and hashed) once the tasks run again. Frozen time is then the copy alone, not
- * copy + write; what does not fit is written while frozen, as without a stage.
+ * --leave-running: how large a pages image to prepare before freezing `root`'s tree (see
+ * ImageWriter.prepareRaw), from the anonymous memory of its processes now, with room for what
+ * they touch before the freeze; 0 when too small to pay off. What doesn't fit is written after
+ * it while frozen, as without one; what is left over is cut off.
+ * CRYO_STAGE_BYTES (tests) sets the size, to exercise a prepared image too small for the dump.
  */
-export class PageStage {
-  readonly #buf: Buffer;
-  #used = 0;
-  #full = false;
-  readonly #deferred = new Map<RawImageFile, Buffer[]>();
-
-  private constructor(buf: Buffer) {
-    this.#buf = buf;
-  }
-
-  /** Before freezing `root`'s tree: a stage for its anonymous memory, or undefined when small. */
-  static prepare(root: number, log: Logger): PageStage | undefined {
-    let want = 0;
-    const visit = (pid: number): void => {
-      try {
-        want += readSmapsRollup(pid)['Anonymous'] ?? 0;
-        for (const tid of listThreads(pid)) for (const child of readChildren(pid, tid)) visit(child);
-      } catch {
-        /* gone meanwhile: the dump will say so */
-      }
-    };
-    visit(root);
-    // Room for the pagemap's rounding and what the task touches before the freeze.
-    // CRYO_STAGE_BYTES (tests) sets the size, to exercise a stage too small for the dump.
-    const forced = Number(process.env.CRYO_STAGE_BYTES);
-    if (forced > 0) want = forced;
-    else want = Math.min(Math.ceil((want * 1.05) / PAGE_SIZE) * PAGE_SIZE + STAGE_MIN, STAGE_MAX, Math.floor((readMeminfo()['MemAvailable'] ?? 0) / 4));
-    if (want < STAGE_MIN) return undefined;
-    const t0 = performance.now();
-    const buf = Buffer.allocUnsafeSlow(want);
-    if (!populateOwn(buf)) buf.fill(0);
-    log.debug(`staging buffer of ${(want / 2 ** 20).toFixed(0)} MiB prepared in ${(performance.now() - t0).toFixed(0)} ms`);
-    return new PageStage(buf);
-  }
-
-  /** Room for `bytes` more, or undefined once the stage is full (for good: file order). */
-  take(bytes: number): Buffer | undefined {
-    if (this.#full || this.#used + bytes > this.#buf.length) {
-      this.#full = true;
-      return undefined;
+export function stageBytes(root: number): number {
+  const forced = Number(process.env.CRYO_STAGE_BYTES);
+  if (forced > 0) return Math.ceil(forced / PAGE_SIZE) * PAGE_SIZE;
+  let anon = 0;
+  const visit = (pid: number): void => {
+    try {
+      anon += readSmapsRollup(pid)['Anonymous'] ?? 0;
+      for (const tid of listThreads(pid)) for (const child of readChildren(pid, tid)) visit(child);
+    } catch {
+      /* gone meanwhile: the dump will say so */
     }
-    return this.#buf.subarray(this.#used, (this.#used += bytes));
-  }
-
-  /** `slice` (from take()) holds the next bytes of `out`. */
-  defer(out: RawImageFile, slice: Buffer): void {
-    const list = this.#deferred.get(out) ?? [];
-    list.push(slice);
-    this.#deferred.set(out, list);
-  }
-
-  /** Writes what is deferred for `out`, in order (the file stays open). */
-  writeDeferred(out: RawImageFile, stats: { memwrite_us: number }): void {
-    const t0 = performance.now();
-    for (const slice of this.#deferred.get(out) ?? []) out.write(slice);
-    this.#deferred.delete(out);
-    stats.memwrite_us += Math.round((performance.now() - t0) * 1000);
-  }
-
-  /** After the release: writes every deferred file and closes it. */
-  flush(stats: { memwrite_us: number }): void {
-    for (const out of [...this.#deferred.keys()]) {
-      this.writeDeferred(out, stats);
-      out.close();
-    }
-  }
-
-  /** A failed dump: closes the files unwritten (no manifest will vouch for them). */
-  discard(): void {
-    for (const out of this.#deferred.keys()) out.close();
-    this.#deferred.clear();
-  }
+  };
+  visit(root);
+  // Page cache the image needs anyway, but not more than a quarter of what the machine has free.
+  const want = Math.min(Math.ceil((anon * 1.05) / PAGE_SIZE) * PAGE_SIZE + STAGE_MIN, Math.floor((readMeminfo()['MemAvailable'] ?? 0) / 4 / PAGE_SIZE) * PAGE_SIZE);
+  return want >= 2 * STAGE_MIN ? want : 0;
 }
 
 /** ---- restore ---- */

@@ -44,8 +44,8 @@ test('dump --leave-running of 24 MiB (the task goes on before the pages are hash
   const pages = readFileSync(join(img, 'pages-1.img'));
   assert.ok(pages.length >= 16 << 20, `pages-1.img is only ${pages.length} bytes`);
   assert.deepEqual(manifest.files['pages-1.img'], { size: pages.length, sha256: createHash('sha256').update(pages).digest('hex') });
-  // The pages were copied into memory prepared before the freeze, and written after the release.
-  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /staging buffer of \d+ MiB prepared/);
+  // The pages were copied straight into their image, prepared before the freeze.
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /pages image of \d+ MiB prepared/);
   process.kill(c.target.pid, 'SIGKILL');
   await c.target.exited;
   killAtEnd(t, c.target.pid, c.target.comm);
@@ -59,7 +59,7 @@ test('dump --leave-running with a stage too small for the pages: the staged part
   const before = await c.report();
   const img = join(dir, 'img');
   await dumpOk(c.target.pid, img, ['--leave-running'], { env: { CRYO_STAGE_BYTES: String(20 << 20) } });
-  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /staging buffer of 20 MiB prepared/);
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /pages image of 20 MiB prepared/);
   assertUntouched(c.target.pid, 'the dumped original');
   await c.assertAdvancing(Number(before['count']), before['token']!);
   process.kill(c.target.pid, 'SIGKILL');
