@@ -80,8 +80,6 @@ export const sys = {
   ) => unknown,
   munmapPtr: libc.func('int munmap(void *addr, size_t len)') as (addr: unknown, len: number) => number,
   madvisePtr: libc.func('int madvise(void *addr, size_t len, int advice)') as (addr: unknown, len: number, advice: number) => number,
-  /** madvise on an address of our own memory (e.g. inside a Buffer: see addressOf). */
-  madviseAddr: libc.func('int madvise(uintptr_t addr, size_t len, int advice)') as (addr: bigint, len: number, advice: number) => number,
 };
 
 /** The address a native pointer holds. */

@@ -80,18 +80,3 @@ export function writeMemory(pid: number, addr: bigint, data: Uint8Array): void {
     closeSync(fd);
   }
 }
-
-
-const MADV_POPULATE_WRITE = 23; // Linux 5.14
-
-/**
- * Faults in (writable, zeroed) the whole pages inside `buf`, our own memory, at once: a buffer
- * prepared ahead so that copying into it later costs no page faults. False if the kernel
- * refuses (before 5.14): the pages then fault in on first write.
- */
-export function populateOwn(buf: Uint8Array): boolean {
-  const start = (addressOf(buf) + 4095n) & ~4095n;
-  const end = (addressOf(buf) + BigInt(buf.byteLength)) & ~4095n;
-  if (end <= start) return true;
-  return sys.madviseAddr(start, Number(end - start), MADV_POPULATE_WRITE) === 0;
-}
