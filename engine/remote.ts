@@ -108,13 +108,13 @@ export class RemoteProcess {
   }
 
   /**
-   * Runs syscalls in the leader, up to ~500 per stop (trap mode only): thousands of mprotect or
-   * madvise calls for as many VMAs cost a few stops, not one each (~0.1 ms a stop). Pointer
-   * arguments may point into the lower half of scratch. Throws SyscallError for the first
-   * checked call that fails; the calls after it are not run.
+   * Runs syscalls in thread `t` (the leader by default), up to ~500 per stop (trap mode only):
+   * thousands of mprotect or madvise calls for as many VMAs cost a few stops, not one each
+   * (~0.1 ms a stop). Pointer arguments may point into the lower half of scratch. Throws
+   * SyscallError for the first checked call that fails; the calls after it are not run.
    */
-  batch(calls: readonly BatchedCall[]): void {
-    if (this.#batchIp === undefined || this.leader.trapIp === undefined) throw new RuntimeError(`task ${this.pid}: batched syscalls need trap mode`);
+  batch(calls: readonly BatchedCall[], t: RemoteThread = this.leader): void {
+    if (this.#batchIp === undefined || t.trapIp === undefined) throw new RuntimeError(`task ${t.tid}: batched syscalls need trap mode`);
     const table = this.scratch + BigInt(BATCH_TABLE_OFF);
     for (let i = 0; i < calls.length; ) {
       const n = Math.min(BATCH_MAX, calls.length - i);
@@ -125,21 +125,21 @@ export class RemoteProcess {
         c.args.forEach((a, k) => buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), j * BATCH_ENTRY + 8 + k * 8));
       }
       buf.writeBigInt64LE(-1n, n * BATCH_ENTRY);
-      this.leader.write(table, buf);
-      const end = this.leader.runBatch(this.#batchIp, table, n);
+      t.write(table, buf);
+      const end = t.runBatch(this.#batchIp, table, n);
       const ran = Number((end - table) / BigInt(BATCH_ENTRY));
       if (ran === n) {
         // Reached the terminator: a failure of the last call also ends here; look at it.
         const last = this.get(BATCH_TABLE_OFF + (n - 1) * BATCH_ENTRY + 56, 8).readBigInt64LE(0);
         const c = calls[i + n - 1]!;
-        if (last < 0n && last > -4096n && c.check !== false) throw failed(c, last, this.pid);
+        if (last < 0n && last > -4096n && c.check !== false) throw failed(c, last, t.tid);
         i += n;
         continue;
       }
       // Stopped after the failing call ran-1 of this table.
       const c = calls[i + ran - 1]!;
       const r = this.get(BATCH_TABLE_OFF + (ran - 1) * BATCH_ENTRY + 56, 8).readBigInt64LE(0);
-      if (c.check !== false) throw failed(c, r, this.pid);
+      if (c.check !== false) throw failed(c, r, t.tid);
       i += ran;
     }
   }
@@ -206,6 +206,6 @@ export class RemoteProcess {
 
 export type { Regs };
 
-function failed(c: BatchedCall, r: bigint, pid: number): SyscallError {
-  return new SyscallError(c.name, Number(-r), `injected in ${pid}: ${c.args.map(fmtArg).join(', ')}`);
+function failed(c: BatchedCall, r: bigint, tid: number): SyscallError {
+  return new SyscallError(c.name, Number(-r), `injected in ${tid}: ${c.args.map(fmtArg).join(', ')}`);
 }

@@ -23,7 +23,7 @@ import type { DumpContext, DumpTask, RestoreContext, RestoreTask } from '../cont
 import type { RemoteThread } from '../inject.ts';
 import { readComm, readLimits, readStatus, type ProcStatus } from '../proc/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
-import type { RemoteProcess } from '../remote.ts';
+import type { BatchedCall, RemoteProcess } from '../remote.ts';
 import { collectPosixTimers } from './posix-timers.ts';
 import { emptyTls, entryToRegs, fpregsToXstate, regsToEntry, xstateToFpregs } from '../x86.ts';
 
@@ -231,8 +231,11 @@ export function restoreThreadState(ctx: RestoreContext, task: RestoreTask, tid: 
   const core = task.cores.get(tid)!;
   const tcore = (core.thread_core ?? {}) as Entry;
   const ti = core.thread_info as Entry;
-  t.call('set_robust_list', NR.set_robust_list, BigInt(tcore.futex_rla ?? 0), Number(tcore.futex_rla_len ?? 24));
-  t.call('set_tid_address', NR.set_tid_address, BigInt(ti.clear_tid_addr ?? 0));
+  // One batch for the thread's own syscalls (one stop instead of one each).
+  const calls: BatchedCall[] = [
+    { name: 'set_robust_list', nr: NR.set_robust_list, args: [BigInt(tcore.futex_rla ?? 0), Number(tcore.futex_rla_len ?? 24)] },
+    { name: 'set_tid_address', nr: NR.set_tid_address, args: [BigInt(ti.clear_tid_addr ?? 0)] },
+  ];
   const sas = tcore.sas as Entry | undefined;
   if (sas) {
     const b = Buffer.alloc(24);
@@ -240,12 +243,13 @@ export function restoreThreadState(ctx: RestoreContext, task: RestoreTask, tid: 
     // SS_ONSTACK is a state, not a flag one may set; a thread on its altstack restores as is.
     b.writeInt32LE(Number(sas.ss_flags) & ~1, 8);
     b.writeBigUInt64LE(BigInt(sas.ss_size), 16);
-    t.call('sigaltstack', NR.sigaltstack, rp.put(IN, b), 0);
+    calls.push({ name: 'sigaltstack', nr: NR.sigaltstack, args: [rp.put(IN, b), 0] });
   }
   const comm = (tcore.comm as string | undefined) ?? ((core.tc as Entry | undefined)?.comm as string | undefined);
-  if (comm) t.call('prctl', NR.prctl, PR.SET_NAME, rp.putString(IN, comm.slice(0, 15)), 0, 0, 0);
+  if (comm) calls.push({ name: 'prctl', nr: NR.prctl, args: [PR.SET_NAME, rp.putString(IN + 64, comm.slice(0, 15)), 0, 0, 0] });
   const rseq = tcore.rseq_entry as Entry | undefined;
-  if (rseq) t.call('rseq', NR.rseq, BigInt(rseq.rseq_abi_pointer), Number(rseq.rseq_abi_size), 0, Number(rseq.signature));
+  if (rseq) calls.push({ name: 'rseq', nr: NR.rseq, args: [BigInt(rseq.rseq_abi_pointer), Number(rseq.rseq_abi_size), 0, Number(rseq.signature)] });
+  rp.batch(calls, t);
   if (tcore.sched_policy !== undefined) {
     try {
       setSched(tid, { policy: Number(tcore.sched_policy), prio: Number(tcore.sched_prio ?? 0), nice: Number(tcore.sched_nice ?? 0) });
