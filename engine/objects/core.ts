@@ -165,23 +165,38 @@ export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entr
 /** ---- restore ---- */
 
 /** One signal's handler, as dumped (the leader sets it for the whole thread group). */
-export function restoreSigaction(task: RestoreTask, sig: number): void {
-  const tc = task.cores.get(task.pid)!.tc as Entry;
-  const sa = ((tc.sigactions ?? []) as Entry[])[SIGACTION_SIGNALS.indexOf(sig)];
-  if (!sa) return;
+/** struct kernel_sigaction (handler, flags, restorer, mask) of one sigaction_entry. */
+function kernelSigaction(sa: Entry): Buffer {
   const b = Buffer.alloc(32);
   b.writeBigUInt64LE(BigInt(sa.sigaction), 0);
   b.writeBigUInt64LE(BigInt(sa.flags), 8);
   b.writeBigUInt64LE(BigInt(sa.restorer), 16);
   b.writeBigUInt64LE(BigInt(sa.mask), 24);
-  task.remote.leader.call('rt_sigaction', NR.rt_sigaction, sig, task.remote.put(IN, b), 0, 8);
+  return b;
+}
+
+export function restoreSigaction(task: RestoreTask, sig: number): void {
+  const tc = task.cores.get(task.pid)!.tc as Entry;
+  const sa = ((tc.sigactions ?? []) as Entry[])[SIGACTION_SIGNALS.indexOf(sig)];
+  if (!sa) return;
+  task.remote.leader.call('rt_sigaction', NR.rt_sigaction, sig, task.remote.put(IN, kernelSigaction(sa)), 0, 8);
+}
+
+/** Every handler at once: the structs in one write, the rt_sigaction calls in one batch. */
+function restoreSigactions(task: RestoreTask): void {
+  const tc = task.cores.get(task.pid)!.tc as Entry;
+  const all = (tc.sigactions ?? []) as Entry[];
+  const sigs = SIGACTION_SIGNALS.filter((_, i) => all[i] !== undefined);
+  if (!sigs.length) return;
+  const at = task.remote.put(IN, Buffer.concat(sigs.map((sig) => kernelSigaction(all[SIGACTION_SIGNALS.indexOf(sig)]!))));
+  task.remote.batch(sigs.map((sig, i) => ({ name: 'rt_sigaction', nr: NR.rt_sigaction, args: [sig, at + BigInt(i * 32), 0, 8] })));
 }
 
 /** Process-wide state, set from the leader: handlers, itimers, rlimits, personality. */
 export function restoreTaskState(ctx: RestoreContext, task: RestoreTask): void {
   const rp = task.remote;
   const tc = task.cores.get(task.pid)!.tc as Entry;
-  for (const sig of SIGACTION_SIGNALS) restoreSigaction(task, sig);
+  restoreSigactions(task);
   const timers = tc.timers as Entry | undefined;
   if (timers) {
     ([['real', 0], ['virt', 1], ['prof', 2]] as const).forEach(([name, which]) => {
