@@ -9,7 +9,7 @@ import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
 import type { HookName } from './hooks.ts';
 import { ImageWriter, hasMessage } from './images/index.ts';
 import { silentLogger } from './log.ts';
-import { collectCores } from './objects/core.ts';
+import { TASK, collectCores } from './objects/core.ts';
 import { GHOST_LIMIT, dumpFds, dumpFs, writeFileImages, writePipeData } from './objects/files.ts';
 import { writeFifoData } from './objects/fifo.ts';
 import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
@@ -62,14 +62,11 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   }
 }
 
-const TASK_DEAD = 2;
-const TASK_STOPPED = 3;
-
 /** A zombie keeps only what its parent can still wait() for: the raw wait status, as CRIU. */
 function zombieCore(proc: FrozenProcess): Entry {
   return {
     mtype: 1,
-    tc: { task_state: TASK_DEAD, exit_code: proc.stat.exitCode, personality: 0, flags: proc.stat.flags, blk_sigset: 0n, comm: proc.stat.comm },
+    tc: { task_state: TASK.DEAD, exit_code: proc.stat.exitCode, personality: 0, flags: proc.stat.flags, blk_sigset: 0n, comm: proc.stat.comm },
   };
 }
 
@@ -124,7 +121,15 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const stage = stageSize ? images.prepareRaw(stageSize) : undefined;
   if (stage) log.debug(`pages image of ${(stageSize / 2 ** 20).toFixed(0)} MiB prepared in ${(performance.now() - tStage).toFixed(0)} ms`);
   const t0 = performance.now();
-  const tree = seizeTree(opts.pid, log);
+  let tree: FrozenTree;
+  try {
+    tree = seizeTree(opts.pid, log);
+  } catch (e) {
+    // Nothing frozen (seizeTree lets go of what it took): only the prepared image and the hash worker to drop.
+    stage?.discard();
+    images.abort();
+    throw e;
+  }
   const tFrozen = performance.now();
   const pids = tree.processes.map((p) => p.pid);
   log.info(`frozen ${pids.length} process(es), ${tree.seized.size} thread(s) in ${(tFrozen - t0).toFixed(1)} ms`);
@@ -178,7 +183,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       const injected = inject(ctx, tree, proc.pid);
       log.debug(`${proc.pid}: task state collected`);
       faultPoint('collected');
-      if (proc.stopped) Object.assign(injected.cores.get(proc.pid)!.tc as Entry, { task_state: TASK_STOPPED, stop_signo: SIG.SIGSTOP });
+      if (proc.stopped) Object.assign(injected.cores.get(proc.pid)!.tc as Entry, { task_state: TASK.STOPPED, stop_signo: SIG.SIGSTOP });
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
       // Processes sharing an fd table (CLONE_FILES) share one fdinfo image.

@@ -6,6 +6,7 @@ import { ImageError, PidTakenError, RuntimeError, UnsupportedError } from '../er
 import {
   CLONE,
   NR,
+  PR,
   RSEQ_FLAG_UNREGISTER,
   SIG,
   getRseqConfig,
@@ -26,7 +27,7 @@ import { killTraced } from './tree.ts';
 import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { silentLogger } from './log.ts';
-import { finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
+import { TASK, finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
 import { closeOwnFds, restoreFds, restoreFs } from './objects/files.ts';
 import { restoreFileLocks } from './objects/file-locks.ts';
 import { releaseMemfds } from './objects/memfd.ts';
@@ -44,7 +45,6 @@ const us = (ms: number): number => Math.round(ms * 1000);
 // pid 1 here reaps orphaned zombies only every couple of seconds: a tree just dumped (killed) may need that long.
 const PID_WAIT_MS = 10_000;
 const RLIMIT_CORE = 4;
-const PR_SET_NAME = 15;
 
 interface LoadedProcess {
   readonly pstree: Entry;
@@ -62,9 +62,6 @@ interface LoadedTree {
   readonly processes: LoadedProcess[];
   readonly byPid: Map<number, LoadedProcess>;
 }
-
-const TASK_DEAD = 2;
-const TASK_STOPPED = 3;
 
 /** Everything read and cross-checked before any process is touched. */
 function load(ctx: RestoreContext): LoadedTree {
@@ -87,7 +84,7 @@ function load(ctx: RestoreContext): LoadedTree {
     const leaderCore = cores.get(pid);
     if (!leaderCore?.tc) throw new ImageError(`core-${pid}.img: the leader has no task core`);
     if (p !== pstree[0] && !byPid.has(Number(p.ppid))) throw new ImageError(`pstree.img: ${pid}'s parent ${p.ppid} comes after it or is missing`);
-    if (leaderCore.tc.task_state === TASK_DEAD) {
+    if (leaderCore.tc.task_state === TASK.DEAD) {
       if (p === pstree[0]) throw new ImageError(`pstree.img: the root ${pid} is a zombie`);
       const lp: LoadedProcess = { pstree: p, pid, zombie: true, cores, ids: {}, mm: {}, pagemap: [] };
       processes.push(lp);
@@ -228,7 +225,7 @@ function createTree(tree: LoadedTree, root: RestoreTask, shellJob: boolean, crea
       const b: Building = { lp, task: { pid: lp.pid, remote: rp, cores: lp.cores } };
       setSession(lp, rp.leader);
       // A zombie shows its name to ps until it is reaped.
-      if (lp.zombie) rp.leader.call('prctl', NR.prctl, PR_SET_NAME, rp.putString(0, String(lp.cores.get(lp.pid)!.tc.comm).slice(0, 15)));
+      if (lp.zombie) rp.leader.call('prctl', NR.prctl, PR.SET_NAME, rp.putString(0, String(lp.cores.get(lp.pid)!.tc.comm).slice(0, 15)));
       out.push(b);
       fork(b);
     }
@@ -241,9 +238,8 @@ function createTree(tree: LoadedTree, root: RestoreTask, shellJob: boolean, crea
     if (want === b.lp.pid) continue;
     // A shell job's own group is the one cryo runs in now (inherited from the root).
     if (shellJob && want === rootPgid) continue;
-    const pgid = want;
     const now = Number(b.task.remote.leader.call('getpgid', NR.getpgid, 0));
-    if (now !== pgid) b.task.remote.leader.call('setpgid', NR.setpgid, 0, pgid);
+    if (now !== want) b.task.remote.leader.call('setpgid', NR.setpgid, 0, want);
   }
   return out;
 }
@@ -420,7 +416,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     for (const b of building) {
       if (b.lp.zombie) continue;
       // A process dumped in a job-control stop is let go stopped, as it was.
-      const stopped = opts.leaveStopped || b.lp.cores.get(b.lp.pid)!.tc.task_state === TASK_STOPPED;
+      const stopped = opts.leaveStopped || b.lp.cores.get(b.lp.pid)!.tc.task_state === TASK.STOPPED;
       for (const tid of b.lp.cores.keys()) tryDetach(tid, stopped ? SIG.SIGSTOP : 0);
     }
     const stats: RestoreStats = {

@@ -59,11 +59,11 @@ function isReserved(name: string): boolean {
   return name === 'stats-restore' || name === MANIFEST || name.startsWith(`${MANIFEST}.`);
 }
 
-/** Writes every byte; writeSync may write less than asked. */
-function writeAll(fd: number, buf: Uint8Array, file: string): void {
+/** Writes every byte (at `at`, or at the file position); writeSync may write less than asked. */
+function writeAll(fd: number, buf: Uint8Array, file: string, at?: number): void {
   for (let off = 0; off < buf.length; ) {
-    const n = fs.writeSync(fd, buf, off, buf.length - off);
-    if (n <= 0) throw new ImageError(`${file}: short write at byte ${off}`);
+    const n = fs.writeSync(fd, buf, off, buf.length - off, at === undefined ? null : at + off);
+    if (n <= 0) throw new ImageError(`${file}: short write at byte ${(at ?? 0) + off}`);
     off += n;
   }
 }
@@ -123,7 +123,7 @@ class RingHasher {
 
   constructor() {
     this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
-      workerData: { mode: 'ring', path: this.#path.buffer, ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
+      workerData: { path: this.#path.buffer, ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
     });
     this.#worker.unref();
   }
@@ -458,11 +458,7 @@ export class ImageWriter {
       },
       append: (buf) => {
         full = true;
-        for (let off = 0; off < buf.length; ) {
-          const n = fs.writeSync(fd, buf, off, buf.length - off, mapped + appended + off);
-          if (n <= 0) throw new ImageError(`${name ?? PREPARED_NAME}: short write at byte ${mapped + appended + off}`);
-          off += n;
-        }
+        writeAll(fd, buf, name ?? PREPARED_NAME, mapped + appended);
         appended += buf.length;
       },
       adopt: () => {

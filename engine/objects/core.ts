@@ -33,7 +33,8 @@ type Entry = Record<string, any>;
 const OUT = 0; // up to 4 KiB of results
 const IN = 4096; // arguments
 
-const TASK_ALIVE = 1;
+/** task_state of a core image (CRIU's values). */
+export const TASK = { ALIVE: 1, DEAD: 2, STOPPED: 3 } as const;
 
 /** Signals that have a sigaction in CRIU's image: 1..64 without SIGKILL and SIGSTOP (62). */
 export const SIGACTION_SIGNALS = Array.from({ length: SIGMAX }, (_, i) => i + 1).filter((s) => s !== SIG.SIGKILL && s !== SIG.SIGSTOP);
@@ -144,7 +145,7 @@ export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entr
   if (rlimits.length !== RLIMIT_NLIMITS) throw new RuntimeError(`/proc/${pid}/limits: ${rlimits.length} limits, expected ${RLIMIT_NLIMITS}`);
   const subreaper = rp.leader.call('prctl', NR.prctl, PR.GET_CHILD_SUBREAPER, rp.scratch + BigInt(OUT), 0, 0, 0) === 0n && rp.get(OUT, 4).readInt32LE(0) !== 0;
   const tc: Entry = {
-    task_state: TASK_ALIVE,
+    task_state: TASK.ALIVE,
     exit_code: 0,
     personality: parseInt(readFileSync(`/proc/${pid}/personality`, 'utf8'), 16),
     flags: task.proc.stat.flags,
@@ -186,10 +187,10 @@ export function restoreSigaction(task: RestoreTask, sig: number): void {
 function restoreSigactions(task: RestoreTask): void {
   const tc = task.cores.get(task.pid)!.tc as Entry;
   const all = (tc.sigactions ?? []) as Entry[];
-  const sigs = SIGACTION_SIGNALS.filter((_, i) => all[i] !== undefined);
-  if (!sigs.length) return;
-  const at = task.remote.put(IN, Buffer.concat(sigs.map((sig) => kernelSigaction(all[SIGACTION_SIGNALS.indexOf(sig)]!))));
-  task.remote.batch(sigs.map((sig, i) => ({ name: 'rt_sigaction', nr: NR.rt_sigaction, args: [sig, at + BigInt(i * 32), 0, 8] })));
+  const set = SIGACTION_SIGNALS.flatMap((sig, i) => (all[i] ? [{ sig, sa: all[i] }] : []));
+  if (!set.length) return;
+  const at = task.remote.put(IN, Buffer.concat(set.map((s) => kernelSigaction(s.sa))));
+  task.remote.batch(set.map((s, i) => ({ name: 'rt_sigaction', nr: NR.rt_sigaction, args: [s.sig, at + BigInt(i * 32), 0, 8] })));
 }
 
 /** Process-wide state, set from the leader: handlers, itimers, rlimits, personality. */
