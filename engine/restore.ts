@@ -245,7 +245,7 @@ function createTree(tree: LoadedTree, root: RestoreTask, shellJob: boolean, crea
 }
 
 /** One live process, from a copy of the helper to its dumped state (all but the final registers). */
-function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Set<number>): void {
+async function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Set<number>): Promise<void> {
   const { lp, task } = b;
   const rp = task.remote;
   // Address space: only the scratch area and the vDSO survive from the helper.
@@ -254,7 +254,7 @@ function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Set<numb
   // mm fields before mapping: PR_SET_MM_MAP refuses to change the exe while the old exe is
   // still mapped (EBUSY), and the dumped task may well map the helper's binary.
   restoreMmFields(ctx, task, lp.mm);
-  restoreMemory(ctx, task, lp.mm, lp.pagemap);
+  await restoreMemory(ctx, task, lp.mm, lp.pagemap);
   // An fd table shared with the parent (CLONE_FILES) was filled through the parent.
   const filesId = Number(lp.ids.files_id);
   if (!fdTablesDone.has(filesId)) {
@@ -400,7 +400,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     log.debug(`created ${building.length} process(es)`);
 
     const fdTablesDone = new Set<number>();
-    for (const b of building) if (!b.lp.zombie) restoreProcess(ctx, b, fdTablesDone);
+    for (const b of building) if (!b.lp.zombie) await restoreProcess(ctx, b, fdTablesDone);
     releaseMemfds(ctx);
     for (const b of building) if (!b.lp.zombie) finishProcess(ctx, b);
     pagesHashes.wait();

@@ -14,9 +14,9 @@ export interface MappedFile extends Disposable {
   unmap(): void;
 }
 
-/** Maps the first `len` (> 0) bytes of `fd` read-only, for one sequential pass. */
-export function mapFile(fd: number, len: number): MappedFile {
-  const ptr = sys.mmapPtr(null, len, PROT_READ, MAP_PRIVATE, fd, 0);
+/** Maps `len` (> 0) bytes of `fd` from `offset` (a multiple of the page size) read-only, for one sequential pass. */
+export function mapFile(fd: number, len: number, offset = 0): MappedFile {
+  const ptr = sys.mmapPtr(null, len, PROT_READ, MAP_PRIVATE, fd, offset);
   if (ptr === null || pointerAddress(ptr) === MAP_FAILED) throw new SyscallError('mmap', lastErrno(), `fd ${fd}, ${len} bytes`);
   sys.madvisePtr(ptr, len, MADV_SEQUENTIAL);
   let mapped = true;

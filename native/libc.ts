@@ -82,6 +82,17 @@ export const sys = {
   madvisePtr: libc.func('int madvise(void *addr, size_t len, int advice)') as (addr: unknown, len: number, advice: number) => number,
 };
 
+/**
+ * Runs a native call of `sys` on a thread of libuv's pool instead of this one, so this thread can
+ * go on meanwhile (e.g. drive a traced task). Resolves with the call's return value; errno is
+ * that thread's, not readable here: callers treat a short or failed result as "do the rest".
+ */
+export function callInBackground<A extends unknown[]>(fn: (...args: A) => number, ...args: A): Promise<number> {
+  return new Promise((resolve, reject) => {
+    (fn as unknown as { async: (...a: unknown[]) => void }).async(...args, (err: unknown, res: number) => (err ? reject(err) : resolve(res)));
+  });
+}
+
 /** The address a native pointer holds. */
 export function pointerAddress(ptr: unknown): bigint {
   return koffi.address(ptr) as bigint;

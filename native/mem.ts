@@ -3,7 +3,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { SyscallError } from './check.ts';
 import { IOV_MAX } from './constants.ts';
-import { addressOf, lastErrno, sys } from './libc.ts';
+import { addressOf, callInBackground, lastErrno, sys } from './libc.ts';
 
 export interface RemoteRange {
   readonly addr: bigint;
@@ -20,25 +20,54 @@ function iovecs(ranges: readonly RemoteRange[]): Buffer {
 }
 
 /**
+ * process_vm_readv/writev calls for `ranges` (IOV_MAX a call), each with one local iovec: the
+ * part of `local` that follows the previous calls' bytes (callers stop at the first short call).
+ */
+function* vmCalls(local: Uint8Array, ranges: readonly RemoteRange[]): Generator<{ lvec: Buffer; rvec: Buffer; count: number; want: number }> {
+  let off = 0;
+  for (let i = 0; i < ranges.length; i += IOV_MAX) {
+    const chunk = ranges.slice(i, i + IOV_MAX);
+    const want = chunk.reduce((s, r) => s + r.len, 0);
+    const lvec = Buffer.alloc(16);
+    lvec.writeBigUInt64LE(addressOf(local) + BigInt(off), 0);
+    lvec.writeBigUInt64LE(BigInt(want), 8);
+    yield { lvec, rvec: iovecs(chunk), count: chunk.length, want };
+    off += want;
+  }
+}
+
+/**
  * Reads the remote ranges, in order, into `local` (starting at byte 0): one process_vm_readv per
  * IOV_MAX ranges. Returns the number of bytes read (short only if a range is unreadable).
  */
 export function readRanges(pid: number, local: Uint8Array, ranges: readonly RemoteRange[]): number {
   let done = 0;
-  for (let i = 0; i < ranges.length; i += IOV_MAX) {
-    const chunk = ranges.slice(i, i + IOV_MAX);
-    const want = chunk.reduce((s, r) => s + r.len, 0);
-    const lvec = Buffer.alloc(16);
-    lvec.writeBigUInt64LE(addressOf(local) + BigInt(done), 0);
-    lvec.writeBigUInt64LE(BigInt(want), 8);
-    const n = sys.processVmReadv(pid, lvec, 1, iovecs(chunk), chunk.length, 0);
+  for (const c of vmCalls(local, ranges)) {
+    const n = sys.processVmReadv(pid, c.lvec, 1, c.rvec, c.count, 0);
     if (n < 0) {
       const errno = lastErrno();
       if (errno === 14 /* EFAULT: e.g. a PROT_NONE page */) return done;
-      throw new SyscallError('process_vm_readv', errno, `${pid}, ${chunk.length} ranges`);
+      throw new SyscallError('process_vm_readv', errno, `${pid}, ${c.count} ranges`);
     }
     done += n;
-    if (n < want) return done;
+    if (n < c.want) return done;
+  }
+  return done;
+}
+
+/**
+ * Writes `local` (from byte 0) to the remote ranges, in order, with process_vm_writev run on a
+ * thread of libuv's pool, IOV_MAX ranges a call: the caller's thread is free meanwhile (restore
+ * has the task read the other half of its pages then). Resolves with the bytes written, short
+ * when a range could not be written (read-only, or the call failed): the caller does the rest.
+ * `local` must stay valid until the promise settles.
+ */
+export async function writeRangesInBackground(pid: number, local: Uint8Array, ranges: readonly RemoteRange[]): Promise<number> {
+  let done = 0;
+  for (const c of vmCalls(local, ranges)) {
+    const n = await callInBackground(sys.processVmWritev, pid, c.lvec, 1, c.rvec, c.count, 0);
+    if (n > 0) done += n;
+    if (n < c.want) return done;
   }
   return done;
 }

@@ -14,8 +14,11 @@ import {
   PROT,
   PR,
   PR_SET_MM_MAP,
+  mapFile,
   readProcMem,
   readRanges,
+  writeRangesInBackground,
+  type MappedFile,
   type RemoteRange,
 } from '../../native/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
@@ -363,8 +366,96 @@ const MADV_POPULATE_WRITE = 23; // Linux 5.14
 /** Runs of pages from this size on are populated before they are read (one injected syscall each). */
 const POPULATE_BYTES = 1 << 20;
 
+/**
+ * From this many bytes of pages on, cryo writes half of them while the task reads the other half
+ * (below, a second thread is not worth it). CRYO_PARALLEL_FILL_BYTES (tests) lowers it, to have
+ * small targets take this path.
+ */
+function parallelFillBytes(): number {
+  const forced = Number(process.env.CRYO_PARALLEL_FILL_BYTES);
+  return forced > 0 ? forced : 64 << 20;
+}
+
+/** `runs` cut at byte `at` of their concatenation: those before, and those from there on. */
+export function splitRuns(runs: readonly RemoteRange[], at: number): [RemoteRange[], RemoteRange[]] {
+  const before: RemoteRange[] = [];
+  const after: RemoteRange[] = [];
+  let off = 0;
+  for (const r of runs) {
+    if (off + r.len <= at) before.push(r);
+    else if (off >= at) after.push(r);
+    else {
+      before.push({ addr: r.addr, len: at - off });
+      after.push({ addr: r.addr + BigInt(at - off), len: off + r.len - at });
+    }
+    off += r.len;
+  }
+  return [before, after];
+}
+
+/**
+ * The task preadv()s `runs` from its fd `pfd` of the pages image, starting at `fileOff`: IOV_MAX
+ * ranges (and at most 1 GiB, a read's limit being 2 GiB - 4 KiB) a call. Large runs are faulted
+ * in at once first (a third faster than one fault per page inside preadv); an older kernel
+ * refuses the advice, and preadv faults them.
+ */
+function readPagesInTask(task: RestoreTask, pfd: number, pagesPath: string, runs: readonly RemoteRange[], fileOff: number, progress: (bytes: number) => void): void {
+  const rp = task.remote;
+  const t = rp.leader;
+  const iov = Buffer.alloc(IOVS_PER_CALL * 16);
+  let n = 0;
+  let bytes = 0;
+  const flush = (): void => {
+    if (!n) return;
+    rp.put(IOV_OFF, iov.subarray(0, n * 16));
+    const got = t.call('preadv', NR.preadv, pfd, rp.scratch + BigInt(IOV_OFF), n, fileOff, 0);
+    if (got !== BigInt(bytes)) throw new RuntimeError(`${pagesPath}: short read of pages (${got} of ${bytes} bytes)`);
+    fileOff += bytes;
+    progress(bytes);
+    n = 0;
+    bytes = 0;
+  };
+  for (const r of runs) {
+    let vaddr = r.addr;
+    let left = r.len;
+    if (left >= POPULATE_BYTES) t.raw(NR.madvise, vaddr, left, MADV_POPULATE_WRITE);
+    while (left > 0) {
+      const len = Math.min(left, MAX_PREADV_BYTES);
+      if (bytes + len > MAX_PREADV_BYTES) flush();
+      iov.writeBigUInt64LE(vaddr, n * 16);
+      iov.writeBigUInt64LE(BigInt(len), n * 16 + 8);
+      n++;
+      bytes += len;
+      vaddr += BigInt(len);
+      left -= len;
+      if (n === IOVS_PER_CALL) flush();
+    }
+  }
+  flush();
+}
+
+/**
+ * cryo writes `len` bytes of the pages image from byte `offset` (page-aligned) to `runs` of task
+ * `pid`, from a read-only mapping of the image (the page cache, one copy) on a thread of
+ * libuv's pool. Resolves with the bytes written; never rejects.
+ */
+async function fillInBackground(pid: number, pagesPath: string, offset: number, len: number, runs: readonly RemoteRange[]): Promise<number> {
+  let fd = -1;
+  let map: MappedFile | undefined;
+  try {
+    fd = openSync(pagesPath, 'r');
+    map = mapFile(fd, len, offset);
+    return await writeRangesInBackground(pid, new Uint8Array(map.bytes), runs);
+  } catch {
+    return 0;
+  } finally {
+    map?.unmap();
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
 /** Maps every VMA at its address, fills the pages from the image, sets final protections. */
-export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry, pagemap: Entry[]): void {
+export async function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry, pagemap: Entry[]): Promise<void> {
   const rp = task.remote;
   const t = rp.leader;
   const all = (mm.vmas ?? []) as Entry[];
@@ -418,47 +509,34 @@ export function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: Entry,
   for (const fd of fileFds.values()) t.call('close', NR.close, fd);
   closeCryoPidfd(task);
 
-  // Pages: the task preadv()s them from pages-N.img, in pagemap order, IOV_MAX ranges a call.
+  // Pages, in pagemap order: the task preadv()s them from pages-N.img straight into place; for a
+  // large image cryo meanwhile writes the second half itself from the page cache, on another
+  // thread, so both CPUs fill memory (the copy and the page faults are the cost).
   const pagesPath = ctx.images.path(`pages-${head.pages_id}.img`);
+  const runs: RemoteRange[] = [];
+  for (const e of entries) if (e.flags & PE.PRESENT) runs.push({ addr: BigInt(e.vaddr), len: Number(e.nr_pages ?? e.compat_nr_pages) * PAGE_SIZE });
+  const totalBytes = runs.reduce((s, r) => s + r.len, 0);
+  const total = totalBytes / PAGE_SIZE;
+  const split = totalBytes >= parallelFillBytes() ? Math.floor(totalBytes / 2 / PAGE_SIZE) * PAGE_SIZE : totalBytes;
+  const [ownRuns, cryoRuns] = splitRuns(runs, split);
   const pfd = openInTask(task, pagesPath, O.RDONLY);
-  let fileOff = 0n;
-  let done = 0;
-  const total = entries.reduce((s, e) => s + (e.flags & PE.PRESENT ? Number(e.nr_pages ?? e.compat_nr_pages) : 0), 0);
-  const iov = Buffer.alloc(IOVS_PER_CALL * 16);
-  let n = 0;
-  let bytes = 0;
-  const flush = (): void => {
-    if (!n) return;
-    rp.put(IOV_OFF, iov.subarray(0, n * 16));
-    const got = t.call('preadv', NR.preadv, pfd, rp.scratch + BigInt(IOV_OFF), n, fileOff, 0);
-    if (got !== BigInt(bytes)) throw new RuntimeError(`${pagesPath}: short read of pages (${got} of ${bytes} bytes)`);
-    fileOff += BigInt(bytes);
-    done += bytes / PAGE_SIZE;
-    ctx.onProgress?.(done, total);
-    n = 0;
-    bytes = 0;
-  };
-  for (const e of entries) {
-    if (!(e.flags & PE.PRESENT)) continue;
-    // One read returns at most 2 GiB - 4 KiB: runs are cut into pieces of at most 1 GiB.
-    let vaddr = BigInt(e.vaddr);
-    let left = Number(e.nr_pages ?? e.compat_nr_pages) * PAGE_SIZE;
-    // Large runs are faulted in at once before the read fills them (a third faster than one
-    // fault per page inside preadv); an older kernel refuses the advice, and preadv faults them.
-    if (left >= POPULATE_BYTES) t.raw(NR.madvise, vaddr, left, MADV_POPULATE_WRITE);
-    while (left > 0) {
-      const len = Math.min(left, MAX_PREADV_BYTES);
-      if (bytes + len > MAX_PREADV_BYTES) flush();
-      iov.writeBigUInt64LE(vaddr, n * 16);
-      iov.writeBigUInt64LE(BigInt(len), n * 16 + 8);
-      n++;
-      bytes += len;
-      vaddr += BigInt(len);
-      left -= len;
-      if (n === IOVS_PER_CALL) flush();
-    }
+  const cryoFill = cryoRuns.length ? fillInBackground(task.pid, pagesPath, split, totalBytes - split, cryoRuns) : undefined;
+  let written = 0;
+  try {
+    readPagesInTask(task, pfd, pagesPath, ownRuns, 0, (bytes) => ctx.onProgress?.((written += bytes) / PAGE_SIZE, total));
+  } catch (e) {
+    await cryoFill; // its mapping of the image is gone before the error goes on
+    throw e;
   }
-  flush();
+  if (cryoFill) {
+    const tWait = performance.now();
+    const n = await cryoFill;
+    ctx.log.debug(`${task.pid}: the task read ${split} bytes of pages; cryo's ${totalBytes - split} took ${(performance.now() - tWait).toFixed(1)} ms more`);
+    // What cryo could not write (a read-only page, a failed call), the task reads after all.
+    if (n < totalBytes - split) ctx.log.debug(`${task.pid}: cryo wrote ${n} of ${totalBytes - split} bytes of pages; the task reads the rest`);
+    readPagesInTask(task, pfd, pagesPath, splitRuns(cryoRuns, n)[1], split + n, () => {});
+    ctx.onProgress?.(total, total);
+  }
   t.call('close', NR.close, pfd);
   ctx.stats.pages_restored += total;
 

@@ -8,10 +8,10 @@ import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, parseReport, requestReport, startTarget } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
-async function dumpAndRestore(pid: number, images: string): Promise<void> {
+async function dumpAndRestore(pid: number, images: string, restoreEnv?: Record<string, string>): Promise<void> {
   const d = await runCryo(['dump', '-t', String(pid), '-D', images, '-v4', '-o', 'dump.log']);
   assert.equal(d.code, 0, `dump failed: ${d.stderr}`);
-  const r = await runCryo(['restore', '-D', images, '-d', '-v4', '-o', 'restore.log']);
+  const r = await runCryo(['restore', '-D', images, '-d', '-v4', '-o', 'restore.log'], { env: restoreEnv });
   assert.equal(r.code, 0, `restore failed: ${r.stderr}`);
   assert.ok(existsSync(`/proc/${pid}`), 'restored with the same pid');
 }
@@ -50,18 +50,27 @@ test('regular files (offsets, O_APPEND, close-on-exec, shared offsets), char dev
   assert.equal(existsSync(join(dir, 'ghost.txt')), false, 'the deleted file is deleted again');
 });
 
-test('private, copied-on-write, shared, PROT_NONE and read-only mappings and brk survive', async (t) => {
-  const dir = tmpDir('cryo-mmaps', t);
-  const log = join(dir, 'report.log');
-  const target = await startTarget([buildTarget('mmaps'), log, dir], { t });
-  const before = parseReport(await requestReport(target.pid, log));
-  assert.equal(before.all, 'ok');
-  await dumpAndRestore(target.pid, join(dir, 'img'));
-  const after = parseReport(await requestReport(target.pid, log));
-  assert.equal(after.all, 'ok', JSON.stringify(after));
-  assert.equal(after.brk_end, before.brk_end, 'brk');
-  assert.equal(Number(after.gen), Number(before.gen) + 1, 'the shared mapping still maps the file');
-});
+// The second run has cryo write the second half of the pages (from another thread) while the
+// task reads the first: half of every kind of mapping above lands on each side.
+for (const parallel of [false, true]) {
+  const how = parallel ? ', cryo filling half of the pages' : '';
+  test(`private, copied-on-write, shared, PROT_NONE and read-only mappings and brk survive${how}`, async (t) => {
+    const dir = tmpDir('cryo-mmaps', t);
+    const log = join(dir, 'report.log');
+    const target = await startTarget([buildTarget('mmaps'), log, dir], { t });
+    const before = parseReport(await requestReport(target.pid, log));
+    assert.equal(before.all, 'ok');
+    const img = join(dir, 'img');
+    await dumpAndRestore(target.pid, img, parallel ? { CRYO_PARALLEL_FILL_BYTES: '4096' } : undefined);
+    const after = parseReport(await requestReport(target.pid, log));
+    assert.equal(after.all, 'ok', JSON.stringify(after));
+    assert.equal(after.brk_end, before.brk_end, 'brk');
+    assert.equal(Number(after.gen), Number(before.gen) + 1, 'the shared mapping still maps the file');
+    const filled = /the task read (\d+) bytes of pages; cryo's (\d+)/.exec(readFileSync(join(img, 'restore.log'), 'utf8'));
+    if (!parallel) assert.equal(filled, null, 'small images are filled by the task alone');
+    else assert.ok(filled && Number(filled[1]) > 0 && Number(filled[2]) > 0, 'both halves were filled');
+  });
+}
 
 test('credentials of an unprivileged task (uids, gids, groups, capabilities) survive', async (t) => {
   const dir = tmpDir('cryo-creds', t);
