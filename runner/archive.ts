@@ -1,21 +1,17 @@
-// Image directories as single archives (.tar, .tar.gz/.tgz) and the image manifest check.
-// A small ustar writer/reader on node:zlib, streaming so images never sit whole in memory.
-// Used until the engine exports its own packImages/unpackImages/verifyImages (engine-port.ts).
+// Image directories as single archives (.tar, .tar.gz/.tgz), and a manifest for directories not
+// written by a dump (tests, tools). A small ustar writer/reader on node:zlib, streaming so images
+// never sit whole in memory. The manifest is checked by the engine (verifyImages).
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { ImageError } from '../errors.ts';
+import { readImagesManifest, type Manifest } from '../engine/index.ts';
 
 export const MANIFEST = 'manifest.json';
 
-export interface Manifest {
-  readonly format: 'cryo-images';
-  readonly version: 1;
-  readonly files: Readonly<Record<string, { readonly size: number; readonly sha256: string }>>;
-}
 
 export function isArchivePath(p: string): boolean {
   return /\.(tar|tar\.gz|tgz)$/.test(p);
@@ -31,34 +27,6 @@ function sha256File(path: string): string {
     closeSync(fd);
   }
   return h.digest('hex');
-}
-
-export function readManifest(dir: string): Manifest {
-  const path = join(dir, MANIFEST);
-  if (!existsSync(path)) throw new ImageError(`${path}: no image manifest`, { hint: 'images must be written by `cryo dump`, which records the size and SHA-256 of every file' });
-  let m: Manifest;
-  try {
-    m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
-  } catch (e) {
-    throw new ImageError(`${path}: not valid JSON`, { cause: e });
-  }
-  if (m?.format !== 'cryo-images' || m.version !== 1 || typeof m.files !== 'object' || m.files === null) {
-    throw new ImageError(`${path}: not a cryo image manifest (expected format "cryo-images", version 1)`);
-  }
-  return m;
-}
-
-/** Every file of the manifest exists with its size and SHA-256; throws ImageError naming the first bad one. */
-export function verifyImages(dir: string): void {
-  const m = readManifest(dir);
-  for (const [name, want] of Object.entries(m.files)) {
-    const path = join(dir, name);
-    if (!isInside(dir, path)) throw new ImageError(`${join(dir, MANIFEST)}: file name "${name}" leaves the images directory`);
-    if (!existsSync(path)) throw new ImageError(`${path}: missing (listed in the manifest)`);
-    const size = lstatSync(path).size;
-    if (size !== want.size) throw new ImageError(`${path}: ${size} bytes, the manifest says ${want.size} (truncated or corrupted copy)`);
-    if (sha256File(path) !== want.sha256) throw new ImageError(`${path}: SHA-256 differs from the manifest (corrupted copy)`);
-  }
 }
 
 /** Writes the manifest for every regular file of `dir` (for tests and tools; the engine writes its own). */
@@ -151,7 +119,7 @@ async function* tarStream(dir: string): AsyncGenerator<Buffer> {
 
 /** dir (with its manifest) → archive; written to a temporary name, then renamed. */
 export async function packImages(dir: string, archive: string): Promise<void> {
-  readManifest(dir);
+  readImagesManifest(dir);
   mkdirSync(dirname(resolve(archive)), { recursive: true });
   const tmp = `${archive}.partial-${process.pid}`;
   try {

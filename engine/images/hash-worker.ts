@@ -1,17 +1,18 @@
 // SHA-256 on a second core while a dump writes a large raw image (image-dir.ts): the main thread
 // hands over each buffer it writes through a ring of slots in shared memory; this worker hashes
-// them in place and says which slot it is done with. A piece the writer wrote from a buffer of
-// its own (copyAhead, when the ring was full) is read back from the file. The digest goes back
-// through shared memory and a control word set to 2. (hash-file-worker.ts hashes files that
-// exist already, at restore.)
+// them in place and says which slot it is done with. A part the writer wrote from a buffer of
+// its own (copyAhead, when the ring was full) is read back from the file. The digests of the
+// file's pieces (piece-hash.ts) go back through shared memory — an Int32 count, then 32 bytes
+// each from byte 32 — and a control word set to 2. (hash-file-worker.ts hashes files that exist
+// already, at restore.)
 //
 // No top-level await here, and the main thread never terminates this worker: it sets the
 // control word to 3 and the loop ends by itself. Node 20 aborts the whole process (V8 "Check
 // failed: location_ != nullptr" in ExecuteAsyncModule) when a worker whose module has a top-level
 // await is terminated during its evaluation — which, for a loop at top level, is all its life.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { workerData } from 'node:worker_threads';
+import { PieceHash } from './piece-hash.ts';
 
 interface Data {
   readonly path: SharedArrayBuffer;
@@ -22,7 +23,7 @@ interface Data {
 }
 
 const data = workerData as Data;
-const hash = crypto.createHash('sha256');
+const hash = new PieceHash();
 const out = new Uint8Array(data.digest);
 
 /** Hashes [from, upto) of the file; returns where it got to (short: the file is shorter). */
@@ -33,8 +34,8 @@ function hashFile(fd: number, buf: Buffer, from: number, upto: number): number {
 }
 
 {
-  // ctl: [0] pieces queued, [1] pieces hashed, [2] ring slots freed, [3] closed (1) / digest
-  // ready (2) / cancelled (3), [4..] the queue: piece lengths, negative for a piece to read back
+  // ctl: [0] parts queued, [1] parts hashed, [2] ring slots freed, [3] closed (1) / digest
+  // ready (2) / cancelled (3), [4..] the queue: part lengths, negative for a part to read back
   // from the file.
   const ctl = new Int32Array(data.ctl);
   const queue = ctl.length - 4;
@@ -76,7 +77,12 @@ function hashFile(fd: number, buf: Buffer, from: number, upto: number): number {
   }
   if (fd >= 0) fs.closeSync(fd);
   if (!cancelled) {
-    out.set(hash.digest());
+    const digests = hash.finish();
+    // More pieces than room (a raw image of terabytes): no count, and the writer says so.
+    if (32 + digests.length * 32 <= out.length) {
+      digests.forEach((d, i) => out.set(d, 32 + i * 32));
+      new Int32Array(data.digest, 0, 1)[0] = digests.length;
+    }
     Atomics.store(ctl, 3, 2);
     Atomics.notify(ctl, 3);
   }

@@ -1,13 +1,13 @@
 // An images directory: writing a dump (images, raw pages, stats-dump, then manifest.json last)
 // and reading one back (verify() checks the manifest before anything is trusted).
 
-import crypto from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ImageError, InternalError } from '../../errors.ts';
 import { mapFileForWriting, type MappedFile } from '../../native/index.ts';
 import type { Entry } from './codec.ts';
+import { FileHasher, InlineHasher, RingHasher } from './hashing.ts';
+import { hashFilePieces, PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
 import { decodeImage, encodeImage } from './image-file.ts';
 import type { DecodedImage } from './image-file.ts';
 import { imageFileName } from './kinds.ts';
@@ -15,14 +15,30 @@ import type { ImageKindName } from './kinds.ts';
 
 export const MANIFEST = 'manifest.json';
 
+/** A file as the manifest lists it: its size and SHA-256, of each piece for a large one (piece-hash.ts). */
 export interface ManifestFile {
   readonly size: number;
-  readonly sha256: string;
+  /** A file of one piece: SHA-256 of the whole file. */
+  readonly sha256?: string;
+  /** A file of more than one: SHA-256 of each piece of `piece_bytes` bytes, in order (the last may be shorter). */
+  readonly piece_bytes?: number;
+  readonly sha256_pieces?: readonly string[];
+}
+
+/** What the manifest lists for a file of `size` bytes whose pieces hash to `digests`. */
+function listing(size: number, digests: readonly string[]): ManifestFile {
+  return digests.length === 1 ? { size, sha256: digests[0]! } : { size, piece_bytes: PIECE_BYTES, sha256_pieces: digests };
+}
+
+/** The digests the manifest expects for a file, and the size of the pieces they are of. */
+function wantedDigests(f: ManifestFile): { pieceBytes: number; digests: readonly string[] } {
+  return f.sha256_pieces ? { pieceBytes: f.piece_bytes!, digests: f.sha256_pieces } : { pieceBytes: Math.max(f.size, 1), digests: [f.sha256!] };
 }
 
 export interface Manifest {
   readonly format: 'cryo-images';
-  readonly version: 1;
+  /** 2 lists large files by pieces; 1 (read still) has one sha256 per file. */
+  readonly version: 1 | 2;
   readonly files: Readonly<Record<string, ManifestFile>>;
   /**
    * Where and when the dump wrote its large files: this boot of this host, and each file's
@@ -81,153 +97,6 @@ export interface RawImageFile {
   close(): void;
 }
 
-/** Size of the buffers raw files hand out (pages are copied from the task in batches this big). */
-export const RAW_BUFFER_BYTES = 4 * 1024 * 1024;
-const RING_SLOTS = 4;
-/** Queue of pieces to hash, in file order: each in a ring slot, or to be read back from the file. */
-const QUEUE = 1024;
-// Control words (Int32): pieces queued, pieces hashed, ring slots freed, closed (1) / digest
-// ready (2); then the queue: each piece's length, negative for one to read back from the file.
-const QUEUED = 0;
-const HASHED = 1;
-const FREED = 2;
-const CLOSED = 3;
-/** Value of CLOSED that tells the worker to stop without a digest. */
-const CANCELLED = 3;
-const LENS = 4;
-const MAX_PIECE = 1 << 30;
-
-/**
- * Hashing 512 MiB of pages costs about a third of a second, as long as copying them: a worker
- * thread hashes each buffer on the second core while the main thread writes it to the file.
- * The buffers are a ring in shared memory: the hash reads them in place (no copy, no read back
- * from the page cache); a buffer is refilled once the worker is done with it.
- *
- * With `copyAhead`, the writer never waits for the hash: when no slot is free it writes from a
- * buffer of its own, which the worker reads back from the file when it gets there (a
- * --leave-running dump lets the task go before the hash is done).
- *
- * Started idle (before the dump freezes anything: a worker takes ~35 ms to start); attach()
- * names the file.
- */
-class RingHasher {
-  readonly #ctl = new Int32Array(new SharedArrayBuffer(4 * (LENS + QUEUE)));
-  readonly #path = new Uint8Array(new SharedArrayBuffer(4096));
-  readonly #slots = new SharedArrayBuffer(RING_SLOTS * RAW_BUFFER_BYTES);
-  readonly #digest = new SharedArrayBuffer(32);
-  readonly #worker: Worker;
-  #copyAhead = false;
-  #queued = 0;
-  #used = 0;
-  #own: Buffer | undefined;
-
-  constructor() {
-    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
-      workerData: { path: this.#path.buffer, ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
-    });
-    this.#worker.unref();
-  }
-
-  attach(file: string, copyAhead: boolean): this {
-    const name = Buffer.from(file);
-    if (name.length >= this.#path.length) throw new InternalError(`${file}: path too long`);
-    this.#path.set(name);
-    this.#copyAhead = copyAhead;
-    return this;
-  }
-
-  #slotFree(): boolean {
-    return this.#used - Atomics.load(this.#ctl, FREED) < RING_SLOTS;
-  }
-
-  /** The next slot, once the worker has hashed what it held before (copying ahead: or a buffer of our own). */
-  buffer(): Buffer {
-    if (this.#copyAhead && !this.#slotFree()) return (this.#own ??= Buffer.allocUnsafe(RAW_BUFFER_BYTES));
-    for (let freed; this.#used - (freed = Atomics.load(this.#ctl, FREED)) >= RING_SLOTS; ) Atomics.wait(this.#ctl, FREED, freed, 1000);
-    return Buffer.from(this.#slots, (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES, RAW_BUFFER_BYTES);
-  }
-
-  /** Before `buf` is written: a ring slot is handed over at once, anything else is copied into the ring. */
-  advance(buf: Uint8Array): void {
-    if (buf.buffer === this.#slots && buf.byteOffset === (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES) {
-      this.#used++;
-      this.#queue(buf.length);
-      return;
-    }
-    if (this.#copyAhead) return; // wrote() queues it to be read back
-    for (let off = 0; off < buf.length; off += RAW_BUFFER_BYTES) {
-      const piece = buf.subarray(off, off + RAW_BUFFER_BYTES);
-      this.buffer().set(piece);
-      this.#used++;
-      this.#queue(piece.length);
-    }
-  }
-
-  /** After `buf` is written: what was not handed over goes to the worker as a piece of the file. */
-  wrote(buf: Uint8Array): void {
-    if (!this.#copyAhead || buf.buffer === this.#slots) return;
-    for (let off = 0; off < buf.length; off += MAX_PIECE) this.#queue(-Math.min(MAX_PIECE, buf.length - off));
-  }
-
-  #queue(len: number): void {
-    for (let hashed; this.#queued - (hashed = Atomics.load(this.#ctl, HASHED)) >= QUEUE; ) Atomics.wait(this.#ctl, HASHED, hashed, 1000);
-    Atomics.store(this.#ctl, LENS + (this.#queued % QUEUE), len);
-    this.#queued++;
-    Atomics.store(this.#ctl, QUEUED, this.#queued);
-    Atomics.notify(this.#ctl, QUEUED);
-  }
-
-  /** Everything is written: the worker finishes on its own. */
-  close(_size: number): void {
-    Atomics.store(this.#ctl, CLOSED, 1);
-    Atomics.notify(this.#ctl, QUEUED);
-  }
-
-  /** Stops an idle or unfinished worker: it sees the flag within 50 ms and ends (never terminated: see hash-worker.ts). */
-  cancel(): void {
-    Atomics.store(this.#ctl, CLOSED, CANCELLED);
-    Atomics.notify(this.#ctl, QUEUED);
-  }
-
-  /** Waits (synchronously) for the digest of everything written; the worker then ends by itself. */
-  finish(): string {
-    while (Atomics.load(this.#ctl, CLOSED) !== 2) Atomics.wait(this.#ctl, CLOSED, 1, 1000);
-    return Buffer.from(this.#digest).toString('hex');
-  }
-}
-
-/** Hashes a file that exists already (restore), on a worker thread, while the caller goes on. */
-class ParallelHasher {
-  readonly #state = new SharedArrayBuffer(16);
-  readonly #digest = new SharedArrayBuffer(32);
-  readonly #ctl = new Int32Array(this.#state, 0, 2);
-  readonly #written = new Float64Array(this.#state, 8, 1);
-  readonly #worker: Worker;
-
-  constructor(file: string, size: number) {
-    this.#written[0] = size;
-    Atomics.store(this.#ctl, 1, 1);
-    this.#worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path: file, state: this.#state, digest: this.#digest } });
-    this.#worker.unref();
-  }
-
-  /**
-   * Stops the worker without a digest: it sees the flag at its next MiB and ends (never
-   * terminated: see hash-file-worker.ts). Waits until it has loaded koffi, so that cryo may exit.
-   */
-  cancel(): void {
-    Atomics.compareExchange(this.#ctl, 1, 1, 3);
-    const deadline = performance.now() + 5000;
-    while (Atomics.load(this.#ctl, 0) !== 1 && performance.now() < deadline) Atomics.wait(this.#ctl, 0, 0, 50);
-  }
-
-  /** Waits (synchronously) for the digest of the file's first `size` bytes; the worker then ends by itself. */
-  finish(): string {
-    while (Atomics.load(this.#ctl, 1) !== 2) Atomics.wait(this.#ctl, 1, 1, 1000);
-    return Buffer.from(this.#digest).toString('hex');
-  }
-}
-
 /** Raw images from this size on are hashed on a worker thread started for them (~35 ms to start)… */
 const PARALLEL_HASH_BYTES = 128 * 1024 * 1024;
 /** …or from this size on, by a worker started in advance. */
@@ -243,42 +112,16 @@ export interface PendingHashes {
   cancel(): void;
 }
 
-class InlineHasher {
-  readonly #hash = crypto.createHash('sha256');
-  readonly #bytes: number;
-  #buf: Buffer | undefined;
-
-  constructor(expectedBytes: number) {
-    this.#bytes = Math.min(RAW_BUFFER_BYTES, Math.max(4096, expectedBytes));
-  }
-
-  buffer(): Buffer {
-    return (this.#buf ??= Buffer.allocUnsafe(this.#bytes));
-  }
-
-  advance(buf: Uint8Array): void {
-    this.#hash.update(buf);
-  }
-
-  wrote(_buf: Uint8Array): void {}
-
-  close(_size: number): void {}
-
-  finish(): string {
-    return this.#hash.digest('hex');
-  }
-}
-
 class RawFile implements RawImageFile, Disposable {
   readonly fd: number;
   readonly path: string;
   readonly #name: string;
   readonly #hasher: RingHasher | InlineHasher;
-  readonly #done: (name: string, size: number, digest: () => string) => void;
+  readonly #done: (name: string, size: number, digests: () => string[]) => void;
   #size = 0;
   #closed = false;
 
-  constructor(dir: string, name: string, hasher: RingHasher | InlineHasher, done: (name: string, size: number, digest: () => string) => void) {
+  constructor(dir: string, name: string, hasher: RingHasher | InlineHasher, done: (name: string, size: number, digests: () => string[]) => void) {
     this.path = path.join(dir, name);
     this.#name = name;
     this.#done = done;
@@ -323,7 +166,9 @@ function writeImageFile(dir: string, name: string, bufs: readonly Uint8Array[]):
   } finally {
     fs.closeSync(fd);
   }
-  return { size: whole.length, sha256: crypto.createHash('sha256').update(whole).digest('hex') };
+  const hash = new PieceHash();
+  hash.update(whole);
+  return listing(whole.length, hash.finish().map((d) => d.toString('hex')));
 }
 
 /** The file prepareRaw() makes, until it is adopted under its image's name. */
@@ -349,7 +194,7 @@ export class ImageWriter {
   readonly #files = new Map<string, ManifestFile>();
   readonly #open = new Set<string>();
   /** Raw images closed whose digest a worker may still be computing. */
-  readonly #hashing = new Map<string, { size: number; digest: () => string }>();
+  readonly #hashing = new Map<string, { size: number; digests: () => string[] }>();
   readonly #copyAhead: boolean;
   #idleHasher: RingHasher | undefined;
   #finished = false;
@@ -404,9 +249,9 @@ export class ImageWriter {
       hasher = (this.#idleHasher ?? new RingHasher()).attach(path.join(this.dir, fileName), this.#copyAhead);
       this.#idleHasher = undefined;
     } else hasher = new InlineHasher(expected);
-    return new RawFile(this.dir, fileName, hasher, (name, size, digest) => {
+    return new RawFile(this.dir, fileName, hasher, (name, size, digests) => {
       this.#open.delete(name);
-      this.#hashing.set(name, { size, digest });
+      this.#hashing.set(name, { size, digests });
     });
   }
 
@@ -472,8 +317,8 @@ export class ImageWriter {
         fs.truncateSync(file, size);
         fs.renameSync(file, path.join(this.dir, name));
         this.#open.delete(name);
-        const hasher = new ParallelHasher(path.join(this.dir, name), size);
-        this.#hashing.set(name, { size, digest: () => hasher.finish() });
+        const hasher = new FileHasher(path.join(this.dir, name), size);
+        this.#hashing.set(name, { size, digests: () => hasher.finish() });
       },
       discard: () => {
         end();
@@ -498,7 +343,7 @@ export class ImageWriter {
     this.#finished = true;
     this.#idleHasher?.cancel();
     this.#idleHasher = undefined;
-    for (const [name, h] of this.#hashing) this.#files.set(name, { size: h.size, sha256: h.digest() });
+    for (const [name, h] of this.#hashing) this.#files.set(name, listing(h.size, h.digests()));
     this.#hashing.clear();
     const files: Record<string, ManifestFile> = {};
     const stamps: Record<string, FileStamp> = {};
@@ -506,7 +351,7 @@ export class ImageWriter {
       const f = (files[name] = this.#files.get(name)!);
       if (f.size >= DEFERRED_HASH_BYTES) stamps[name] = stampOf(fs.statSync(path.join(this.dir, name), { bigint: true }));
     }
-    const manifest: Manifest = { format: 'cryo-images', version: 1, files, ...(Object.keys(stamps).length ? { written: { boot_id: bootId(), files: stamps } } : {}) };
+    const manifest: Manifest = { format: 'cryo-images', version: 2, files, ...(Object.keys(stamps).length ? { written: { boot_id: bootId(), files: stamps } } : {}) };
     const tmp = path.join(this.dir, `${MANIFEST}.tmp`);
     fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     fs.renameSync(tmp, path.join(this.dir, MANIFEST));
@@ -519,7 +364,8 @@ export function writeRestoreStats(dir: string, stats: object): void {
   writeImageFile(dir, name, encodeImage('STATS', [{ restore: stats }], undefined, name));
 }
 
-function readManifest(dir: string): Manifest {
+/** The manifest of an images directory (ImageError if it has none or it is malformed). */
+export function readManifest(dir: string): Manifest {
   const file = path.join(dir, MANIFEST);
   let text: string;
   try {
@@ -542,25 +388,23 @@ function readManifest(dir: string): Manifest {
   if (obj === null || typeof obj !== 'object' || obj.format !== 'cryo-images' || typeof obj.files !== 'object' || obj.files === null) {
     throw new ImageError(`${MANIFEST}: not a cryo-images manifest`);
   }
-  if (obj.version !== 1) throw new ImageError(`${MANIFEST}: version ${String(obj.version)} is not supported (this cryo reads 1)`);
+  if (obj.version !== 1 && obj.version !== 2) throw new ImageError(`${MANIFEST}: version ${String(obj.version)} is not supported (this cryo reads 1 and 2)`);
   for (const [name, f] of Object.entries(obj.files)) {
-    if (name.includes('/') || typeof f?.size !== 'number' || typeof f.sha256 !== 'string') {
-      throw new ImageError(`${MANIFEST}: bad entry for ${name}`);
-    }
+    if (name.includes('/') || !isListing(f)) throw new ImageError(`${MANIFEST}: bad entry for ${name}`);
   }
   return obj as Manifest;
 }
 
-function sha256File(file: string): string {
-  const hash = crypto.createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  const fd = fs.openSync(file, 'r');
-  try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest('hex');
+/** A size and either one sha256 or a whole list of pieces (pages-sized, one digest per piece). */
+function isListing(f: unknown): f is ManifestFile {
+  const e = f as ManifestFile | null;
+  if (typeof e !== 'object' || e === null || !Number.isSafeInteger(e.size) || e.size < 0) return false;
+  if (e.sha256_pieces === undefined) return typeof e.sha256 === 'string';
+  const p = e.piece_bytes;
+  return (
+    typeof p === 'number' && Number.isSafeInteger(p) && p > 0 && p % 4096 === 0 && Array.isArray(e.sha256_pieces) &&
+    e.sha256_pieces.length === pieceCount(e.size, p) && e.sha256_pieces.every((d) => typeof d === 'string')
+  );
 }
 
 export class ImageReader {
@@ -575,7 +419,7 @@ export class ImageReader {
    * and no unlisted .img file (stats-restore and logs are not images). Cheap checks first, hashes last.
    */
   verify(): void {
-    this.#verify(Infinity).wait();
+    this.#verify(DEFERRED_HASH_BYTES).wait();
   }
 
   /**
@@ -595,11 +439,11 @@ export class ImageReader {
 
   #verify(deferBytes: number, trustUnchanged = false): PendingHashes & { readonly trusted: readonly string[] } {
     const manifest = readManifest(this.dir);
-    const listed = Object.entries(manifest.files);
+    const files = Object.entries(manifest.files);
     const w = manifest.written;
     const stamps = trustUnchanged && typeof w?.files === 'object' && w.files !== null && w.boot_id === bootId() ? w.files : {};
     const trusted: string[] = [];
-    for (const [name, want] of listed) {
+    for (const [name, want] of files) {
       let st: fs.BigIntStats;
       try {
         st = fs.statSync(this.path(name), { bigint: true });
@@ -620,14 +464,16 @@ export class ImageReader {
       }
     }
     const mismatch = (name: string): ImageError => new ImageError(`${name}: sha256 mismatch (image corrupted?)`);
-    const pending: { name: string; want: ManifestFile; hasher: ParallelHasher }[] = [];
+    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+    const pending: { name: string; want: readonly string[]; hasher: FileHasher }[] = [];
     try {
-      for (const [name, want] of listed) {
+      for (const [name, f] of files) {
         if (trusted.includes(name)) continue;
-        if (want.size >= deferBytes) {
-          const hasher = new ParallelHasher(this.path(name), want.size);
-          pending.push({ name, want, hasher });
-        } else if (sha256File(this.path(name)) !== want.sha256) throw mismatch(name);
+        const want = wantedDigests(f);
+        if (f.size >= deferBytes) {
+          const hasher = new FileHasher(this.path(name), f.size, want.pieceBytes);
+          pending.push({ name, want: want.digests, hasher });
+        } else if (!same(hashFilePieces(this.path(name), want.pieceBytes), want.digests)) throw mismatch(name);
       }
     } catch (e) {
       for (const p of pending) p.hasher.cancel();
@@ -637,7 +483,7 @@ export class ImageReader {
       trusted,
       wait: () => {
         for (const [i, p] of pending.entries()) {
-          if (p.hasher.finish() === p.want.sha256) continue;
+          if (same(p.hasher.finish(), p.want)) continue;
           for (const q of pending.slice(i + 1)) q.hasher.cancel();
           throw mismatch(p.name);
         }
@@ -692,6 +538,14 @@ export class ImageReader {
       return payload === undefined ? { entry: entry as T } : { entry: entry as T, payload };
     });
   }
+}
+
+/**
+ * Checks an images directory against its manifest, hashing every file (large ones on one worker
+ * per core): ImageError naming the first missing, extra, truncated or corrupted file.
+ */
+export function verifyImages(dir: string): void {
+  new ImageReader(dir).verify();
 }
 
 /** Decodes any CRIU image file, the kind taken from its magic. */

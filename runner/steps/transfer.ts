@@ -4,7 +4,8 @@
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StepError } from '../errors.ts';
-import { isArchivePath, readManifest } from '../archive.ts';
+import { isArchivePath } from '../archive.ts';
+import { readImagesManifest } from '../../engine/index.ts';
 import type { Value } from '../expr.ts';
 import { planValue } from '../planned.ts';
 import type { Planned } from '../types.ts';
@@ -25,7 +26,7 @@ export async function verifyArchive(engine: EnginePort, archive: string, scratch
 }
 
 function manifestBytes(dir: string): number {
-  return Object.values(readManifest(dir).files).reduce((n, f) => n + f.size, 0);
+  return Object.values(readImagesManifest(dir).files).reduce((n, f) => n + f.size, 0);
 }
 
 export const transferStep = {

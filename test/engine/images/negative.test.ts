@@ -52,7 +52,7 @@ test('a complete dump verifies and reads back', () => {
   assert.deepEqual(r.list(), ['fs-42.img', 'manifest.json', 'pages-1.img', 'pstree.img', 'stats-dump']);
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   assert.equal(manifest.format, 'cryo-images');
-  assert.equal(manifest.version, 1);
+  assert.equal(manifest.version, 2);
   assert.deepEqual(Object.keys(manifest.files), ['fs-42.img', 'pages-1.img', 'pstree.img', 'stats-dump']);
   assert.equal(manifest.files['pages-1.img'].size, PAGES.length);
 });

@@ -1,6 +1,7 @@
 // Raw images (pages) are hashed while they are written: small ones inline, large ones on a
 // worker thread from a ring of shared buffers. Either way the manifest holds the SHA-256 of
-// exactly the bytes in the file, whatever buffers they were written from.
+// exactly the bytes in the file (of each 32 MiB piece of it, for a larger one), whatever buffers
+// they were written from.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -19,12 +20,20 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function manifestHash(name: string): string {
-  return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).files[name].sha256;
+const MIB = 1024 * 1024;
+
+function manifestEntry(name: string): unknown {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).files[name];
 }
 
-function fileHash(name: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, name))).digest('hex');
+/** What the manifest must say of a file, computed here with crypto alone. */
+function fileListing(name: string): unknown {
+  const bytes = fs.readFileSync(path.join(dir, name));
+  const sha = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
+  if (bytes.length <= 32 * MIB) return { size: bytes.length, sha256: sha(bytes) };
+  const pieces: string[] = [];
+  for (let off = 0; off < bytes.length; off += 32 * MIB) pieces.push(sha(bytes.subarray(off, off + 32 * MIB)));
+  return { size: bytes.length, piece_bytes: 32 * MIB, sha256_pieces: pieces };
 }
 
 const CASES = [
@@ -45,15 +54,65 @@ for (const [label, expectedBytes, copyAhead] of CASES) {
       const n = i % 3 === 0 ? b.length : Math.min(b.length, 4096 * (i + 1));
       for (let off = 0; off < n; off += 4096) b.fill(seed++ & 0xff, off, off + 4096);
       out.write(b.subarray(0, n));
-      if (i % 4 === 1) out.write(Buffer.alloc(5 * 1024 * 1024 + 4096, seed++)); // larger than a slot
+      if (i % 4 === 1) out.write(Buffer.alloc(25 * 1024 * 1024 + 4096, seed++)); // larger than a slot, across pieces
       if (i % 4 === 2) out.write(Buffer.from('not a whole page'));
     }
     out.close();
     w.finish();
-    assert.equal(manifestHash('pages-1.img'), fileHash('pages-1.img'));
+    const size = fs.statSync(path.join(dir, 'pages-1.img')).size;
+    assert.ok(size > 64 * MIB, `${size} bytes: more than two pieces`);
+    assert.deepEqual(manifestEntry('pages-1.img'), fileListing('pages-1.img'));
     new ImageReader(dir).verify();
   });
 }
+
+test('a raw image of exactly two pieces lists two; one of a piece and a byte, two; one of a piece, a plain sha256', () => {
+  for (const size of [64 * MIB, 32 * MIB + 1, 32 * MIB]) {
+    const w = new ImageWriter(dir, { hashWorker: true });
+    const out = w.openRaw('pages-1.img', { expectedBytes: size });
+    for (let off = 0; off < size; off += 3 * MIB) out.write(Buffer.alloc(Math.min(3 * MIB, size - off), off / MIB));
+    out.close();
+    w.finish();
+    const want = fileListing('pages-1.img') as { sha256_pieces?: string[] };
+    assert.equal(want.sha256_pieces?.length ?? 1, size > 32 * MIB ? 2 : 1);
+    assert.deepEqual(manifestEntry('pages-1.img'), want);
+    new ImageReader(dir).verifyDeferred().wait();
+  }
+});
+
+test('a byte flipped in any piece is caught; a manifest of version 1 (one sha256 for a large file) is still read', () => {
+  const w = new ImageWriter(dir);
+  const out = w.openRaw('pages-1.img', { expectedBytes: 256 * MIB });
+  for (let i = 0; i < 100; i++) out.write(Buffer.alloc(MIB, i)); // 4 pieces, hashed by one worker per core at restore
+  out.close();
+  w.finish();
+  const file = path.join(dir, 'pages-1.img');
+  const flip = (at: number): void => {
+    const fd = fs.openSync(file, 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, at);
+    b[0]! ^= 1;
+    fs.writeSync(fd, b, 0, 1, at);
+    fs.closeSync(fd);
+  };
+  for (const at of [5, 40 * MIB + 3, 100 * MIB - 1]) {
+    flip(at);
+    assert.throws(() => new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/, `byte ${at}`);
+    flip(at);
+  }
+  new ImageReader(dir).verifyDeferred().wait();
+  const manifestPath = path.join(dir, 'manifest.json');
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  assert.equal(manifest.version, 2);
+  const whole = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  fs.writeFileSync(manifestPath, JSON.stringify({ ...manifest, version: 1, files: { ...manifest.files, 'pages-1.img': { size: 100 * MIB, sha256: whole } } }));
+  new ImageReader(dir).verifyDeferred().wait();
+  flip(77 * MIB);
+  assert.throws(() => new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/);
+  const cut = manifest.files['pages-1.img'].sha256_pieces.slice(1);
+  fs.writeFileSync(manifestPath, JSON.stringify({ ...manifest, files: { ...manifest.files, 'pages-1.img': { ...manifest.files['pages-1.img'], sha256_pieces: cut } } }));
+  assert.throws(() => new ImageReader(dir).verifyDeferred(), /manifest\.json: bad entry for pages-1\.img/);
+});
 
 test('a large raw image is verified in the background at restore, and a flipped byte is caught', () => {
   const w = new ImageWriter(dir);

@@ -1,0 +1,220 @@
+// Hashing the images as the manifest lists them (piece-hash.ts), off the main thread where it
+// pays: RingHasher while a dump writes a large raw image, FileHasher for files that exist
+// already, InlineHasher for small raw images.
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ImageError, InternalError } from '../../errors.ts';
+import { PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
+
+/** Most pieces a raw image written by a dump may have (1 TiB): room in RingHasher's shared memory. */
+const MAX_PIECES = 32768;
+/** Workers hashing one file (each needs a core to be worth its start-up). */
+const MAX_FILE_WORKERS = 4;
+
+/** Size of the buffers raw files hand out (pages are copied from the task in batches this big). */
+export const RAW_BUFFER_BYTES = 4 * 1024 * 1024;
+const RING_SLOTS = 4;
+/** Queue of parts to hash, in file order: each in a ring slot, or to be read back from the file. */
+const QUEUE = 1024;
+// Control words (Int32): parts queued, parts hashed, ring slots freed, closed (1) / digests
+// ready (2); then the queue: each part's length, negative for one to read back from the file.
+const QUEUED = 0;
+const HASHED = 1;
+const FREED = 2;
+const CLOSED = 3;
+/** Value of CLOSED that tells the worker to stop without a digest. */
+const CANCELLED = 3;
+const LENS = 4;
+const MAX_PART = 1 << 30;
+
+/**
+ * Hashing 512 MiB of pages costs about a third of a second, as long as copying them: a worker
+ * thread hashes each buffer on the second core while the main thread writes it to the file.
+ * The buffers are a ring in shared memory: the hash reads them in place (no copy, no read back
+ * from the page cache); a buffer is refilled once the worker is done with it.
+ *
+ * With `copyAhead`, the writer never waits for the hash: when no slot is free it writes from a
+ * buffer of its own, which the worker reads back from the file when it gets there (a
+ * --leave-running dump lets the task go before the hash is done).
+ *
+ * Started idle (before the dump freezes anything: a worker takes ~35 ms to start); attach()
+ * names the file.
+ */
+export class RingHasher {
+  readonly #ctl = new Int32Array(new SharedArrayBuffer(4 * (LENS + QUEUE)));
+  readonly #path = new Uint8Array(new SharedArrayBuffer(4096));
+  readonly #slots = new SharedArrayBuffer(RING_SLOTS * RAW_BUFFER_BYTES);
+  /** Count (Int32), then the pieces' digests from byte 32 (see hash-worker.ts). */
+  readonly #digest = new SharedArrayBuffer(32 + MAX_PIECES * 32);
+  readonly #worker: Worker;
+  #copyAhead = false;
+  #queued = 0;
+  #used = 0;
+  #own: Buffer | undefined;
+
+  constructor() {
+    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
+      workerData: { path: this.#path.buffer, ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
+    });
+    this.#worker.unref();
+  }
+
+  attach(file: string, copyAhead: boolean): this {
+    const name = Buffer.from(file);
+    if (name.length >= this.#path.length) throw new InternalError(`${file}: path too long`);
+    this.#path.set(name);
+    this.#copyAhead = copyAhead;
+    return this;
+  }
+
+  #slotFree(): boolean {
+    return this.#used - Atomics.load(this.#ctl, FREED) < RING_SLOTS;
+  }
+
+  /** The next slot, once the worker has hashed what it held before (copying ahead: or a buffer of our own). */
+  buffer(): Buffer {
+    if (this.#copyAhead && !this.#slotFree()) return (this.#own ??= Buffer.allocUnsafe(RAW_BUFFER_BYTES));
+    for (let freed; this.#used - (freed = Atomics.load(this.#ctl, FREED)) >= RING_SLOTS; ) Atomics.wait(this.#ctl, FREED, freed, 1000);
+    return Buffer.from(this.#slots, (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES, RAW_BUFFER_BYTES);
+  }
+
+  /** Before `buf` is written: a ring slot is handed over at once, anything else is copied into the ring. */
+  advance(buf: Uint8Array): void {
+    if (buf.buffer === this.#slots && buf.byteOffset === (this.#used % RING_SLOTS) * RAW_BUFFER_BYTES) {
+      this.#used++;
+      this.#queue(buf.length);
+      return;
+    }
+    if (this.#copyAhead) return; // wrote() queues it to be read back
+    for (let off = 0; off < buf.length; off += RAW_BUFFER_BYTES) {
+      const part = buf.subarray(off, off + RAW_BUFFER_BYTES);
+      this.buffer().set(part);
+      this.#used++;
+      this.#queue(part.length);
+    }
+  }
+
+  /** After `buf` is written: what was not handed over goes to the worker as a part of the file. */
+  wrote(buf: Uint8Array): void {
+    if (!this.#copyAhead || buf.buffer === this.#slots) return;
+    for (let off = 0; off < buf.length; off += MAX_PART) this.#queue(-Math.min(MAX_PART, buf.length - off));
+  }
+
+  #queue(len: number): void {
+    for (let hashed; this.#queued - (hashed = Atomics.load(this.#ctl, HASHED)) >= QUEUE; ) Atomics.wait(this.#ctl, HASHED, hashed, 1000);
+    Atomics.store(this.#ctl, LENS + (this.#queued % QUEUE), len);
+    this.#queued++;
+    Atomics.store(this.#ctl, QUEUED, this.#queued);
+    Atomics.notify(this.#ctl, QUEUED);
+  }
+
+  /** Everything is written: the worker finishes on its own. */
+  close(_size: number): void {
+    Atomics.store(this.#ctl, CLOSED, 1);
+    Atomics.notify(this.#ctl, QUEUED);
+  }
+
+  /** Stops an idle or unfinished worker: it sees the flag within 50 ms and ends (never terminated: see hash-worker.ts). */
+  cancel(): void {
+    Atomics.store(this.#ctl, CLOSED, CANCELLED);
+    Atomics.notify(this.#ctl, QUEUED);
+  }
+
+  /** Waits (synchronously) for the digests of everything written; the worker then ends by itself. */
+  finish(): string[] {
+    while (Atomics.load(this.#ctl, CLOSED) !== 2) Atomics.wait(this.#ctl, CLOSED, 1, 1000);
+    const n = new Int32Array(this.#digest, 0, 1)[0]!;
+    if (n === 0) throw new ImageError(`raw image of more than ${MAX_PIECES} pieces of ${PIECE_BYTES} bytes: too large to list in the manifest`);
+    return digestsOf(this.#digest, 32, n);
+  }
+}
+
+/** `n` raw digests from byte `at` of `buf`, as hex. */
+function digestsOf(buf: SharedArrayBuffer, at: number, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => Buffer.from(buf, at + i * 32, 32).toString('hex'));
+}
+
+/** One worker of a FileHasher: a run of pieces (hash-file-worker.ts). */
+class PieceWorker {
+  readonly #state = new SharedArrayBuffer(16);
+  readonly #ctl = new Int32Array(this.#state, 0, 2);
+
+  constructor(file: string, size: number, digests: SharedArrayBuffer, pieceBytes: number, first: number, count: number) {
+    new Float64Array(this.#state, 8, 1)[0] = size;
+    Atomics.store(this.#ctl, 1, 1);
+    const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path: file, state: this.#state, digests, pieceBytes, first, count } });
+    worker.unref();
+  }
+
+  /** Asks it to stop; waits until it has loaded koffi, so that cryo may exit (see hash-file-worker.ts). */
+  cancel(deadline: number): void {
+    Atomics.compareExchange(this.#ctl, 1, 1, 3);
+    while (Atomics.load(this.#ctl, 0) !== 1 && performance.now() < deadline) Atomics.wait(this.#ctl, 0, 0, 50);
+  }
+
+  wait(): void {
+    while (Atomics.load(this.#ctl, 1) !== 2) Atomics.wait(this.#ctl, 1, 1, 1000);
+  }
+}
+
+/**
+ * Hashes a file that exists already (restore, or a dump's prepared pages image), on worker
+ * threads while the caller goes on: one per core (at most the pieces), each for a run of
+ * pieces. `pieceBytes` is the manifest's (the whole size, for a file listed with one sha256).
+ */
+export class FileHasher {
+  readonly #digests: SharedArrayBuffer;
+  readonly #workers: PieceWorker[] = [];
+  readonly #count: number;
+
+  constructor(file: string, size: number, pieceBytes = PIECE_BYTES) {
+    this.#count = pieceCount(size, pieceBytes);
+    this.#digests = new SharedArrayBuffer(this.#count * 32);
+    const n = Math.min(this.#count, Math.max(1, os.availableParallelism()), MAX_FILE_WORKERS);
+    for (let w = 0, first = 0; w < n; w++) {
+      const count = Math.floor(this.#count / n) + (w < this.#count % n ? 1 : 0);
+      this.#workers.push(new PieceWorker(file, size, this.#digests, pieceBytes, first, count));
+      first += count;
+    }
+  }
+
+  /** Stops the workers without digests: each sees the flag at its next MiB and ends. */
+  cancel(): void {
+    const deadline = performance.now() + 5000;
+    for (const w of this.#workers) w.cancel(deadline);
+  }
+
+  /** Waits (synchronously) for the digests of every piece; the workers then end by themselves. */
+  finish(): string[] {
+    for (const w of this.#workers) w.wait();
+    return digestsOf(this.#digests, 0, this.#count);
+  }
+}
+
+/** Hashes a small raw image on the thread that writes it. */
+export class InlineHasher {
+  readonly #hash = new PieceHash();
+  readonly #bytes: number;
+  #buf: Buffer | undefined;
+
+  constructor(expectedBytes: number) {
+    this.#bytes = Math.min(RAW_BUFFER_BYTES, Math.max(4096, expectedBytes));
+  }
+
+  buffer(): Buffer {
+    return (this.#buf ??= Buffer.allocUnsafe(this.#bytes));
+  }
+
+  advance(buf: Uint8Array): void {
+    this.#hash.update(buf);
+  }
+
+  wrote(_buf: Uint8Array): void {}
+
+  close(_size: number): void {}
+
+  finish(): string[] {
+    return this.#hash.finish().map((d) => d.toString('hex'));
+  }
+}
+
