@@ -571,7 +571,28 @@ function machine(): Record<string, string | number> {
     /* not a checkout */
   }
   rev += dirty;
-  return { loadavg: loadavg().map((x) => x.toFixed(1)).join(' '), kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, commit: rev };
+  return { loadavg: loadavg().map((x) => x.toFixed(1)).join(' '), kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, commit: rev, freePageReporting: freePageReporting() ? 'on' : 'off' };
+}
+
+/**
+ * Whether a virtio balloon reports free pages to the host (VIRTIO_BALLOON_F_REPORTING, feature
+ * bit 5): the host then takes back memory a few seconds after the guest frees it, and the next
+ * use of it faults on the host — page-cache writes of the same 512 MiB take 0.1 s or 1.5 s
+ * depending on what was freed just before.
+ */
+function freePageReporting(): boolean {
+  const base = '/sys/bus/virtio/devices';
+  try {
+    return readdirSync(base).some((d) => {
+      try {
+        return readFileSync(join(base, d, 'device'), 'utf8').trim() === '0x0005' && readFileSync(join(base, d, 'features'), 'utf8')[5] === '1';
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** Median wall time of a trivial command (3 runs after one warm-up). */
@@ -650,6 +671,12 @@ async function main(): Promise<void> {
     '',
     `${date} · kernel ${m['kernel']} · ${m['cpus']} × ${m['cpu']} · ${m['memGiB']} GiB · Node ${m['node']} · commit ${m['commit']} · load average at the end ${m['loadavg']}` + (criuBin ? ` · CRIU ${criuBin}` : '') + (opts.baseline ? ` · baseline ${opts.baseline}` : ''),
     '',
+    ...(m['freePageReporting'] === 'on'
+      ? [
+          'This VM\'s balloon reports free pages to the host: memory freed more than ~2 s before is faulted in from the host again when it is next used, so page-cache writes (memwrite) and the restores of large targets vary a lot from run to run (the same 512 MiB written in 0.1 s or 1.5 s). Compare medians, and tools in the same run.',
+          '',
+        ]
+      : []),
     `Medians of ${opts.runs} runs after 1 warm-up, (min–max) in the median's unit. **wall**: the whole command` +
       ` (\`node bin/cryo.js dump|restore …\`, including the CLI's start-up: \`cryo --help\` takes ${fmtMs(startup)}, \`node -e 0\` ${fmtMs(nodeStartup)}); **frozen**: frozen_time from stats-dump;` +
       ' **MB/s**: dirty bytes the target holds / median wall time (10^6 B/s); **image**: size of the images directory.' +
