@@ -12,7 +12,7 @@ export { Children, describeStatus, killAndReap, running, startDetached, tryReap 
 export type { DetachedOptions, ExitStatus } from './children.ts';
 export { preDump } from './pre-dump.ts';
 export type { PreDumpOptions } from './pre-dump.ts';
-export { decodeImageFile, readImagesManifest, toCritJson, verifyImages } from './images/index.ts';
+export { decodeImageFile, MANIFEST, readImagesManifest, toCritJson, verifyImages, writeManifestFor } from './images/index.ts';
 export type { DecodedImage, Manifest } from './images/index.ts';
 /** CRIU's --exec-cmd: replaces this process with CMD, which becomes the restored root's parent. */
 export { execProgram as execAfterRestore } from '../native/index.ts';

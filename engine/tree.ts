@@ -14,7 +14,7 @@ import {
   waitTask,
 } from '../native/index.ts';
 import type { Logger } from './log.ts';
-import { listThreads, readChildren, readStat, readStatus, type ProcStat } from './proc/index.ts';
+import { listThreads, readProcessChildren, readStat, readStatus, type ProcStat } from './proc/index.ts';
 
 export interface FrozenProcess {
   readonly pid: number;
@@ -109,7 +109,7 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
         }
       }
       tids.sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b));
-      const children = [...new Set(tids.flatMap((t) => readChildren(pid, t)))].sort((a, b) => a - b);
+      const children = readProcessChildren(pid, tids);
       processes.push({ pid, stat: readStat(pid), tids, children, zombie: false, stopped: stat.state === 'T' });
       for (const c of children) visit(c);
     };

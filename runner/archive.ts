@@ -1,47 +1,16 @@
-// Image directories as single archives (.tar, .tar.gz/.tgz), and a manifest for directories not
-// written by a dump (tests, tools). A small ustar writer/reader on node:zlib, streaming so images
-// never sit whole in memory. The manifest is checked by the engine (verifyImages).
-import { createHash } from 'node:crypto';
+// Image directories as single archives (.tar, .tar.gz/.tgz): a small ustar writer/reader on
+// node:zlib, streaming so images never sit whole in memory. The manifest inside is the engine's
+// (verifyImages checks it).
 import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { ImageError } from '../errors.ts';
-import { readImagesManifest, type Manifest } from '../engine/index.ts';
-
-export const MANIFEST = 'manifest.json';
-
+import { MANIFEST, readImagesManifest } from '../engine/index.ts';
 
 export function isArchivePath(p: string): boolean {
   return /\.(tar|tar\.gz|tgz)$/.test(p);
-}
-
-function sha256File(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
-
-/** Writes the manifest for every regular file of `dir` (for tests and tools; the engine writes its own). */
-export function writeManifest(dir: string): Manifest {
-  const files: Record<string, { size: number; sha256: string }> = {};
-  for (const e of walk(dir)) {
-    if (e.type === 'file' && e.name !== MANIFEST) files[e.name] = { size: lstatSync(join(dir, e.name)).size, sha256: sha256File(join(dir, e.name)) };
-  }
-  const m: Manifest = { format: 'cryo-images', version: 1, files };
-  const tmp = join(dir, `.${MANIFEST}.tmp`);
-  const fd = openSync(tmp, 'w');
-  writeSync(fd, `${JSON.stringify(m, null, 2)}\n`);
-  closeSync(fd);
-  renameSync(tmp, join(dir, MANIFEST));
-  return m;
 }
 
 interface Entry {

@@ -32,8 +32,9 @@ export { workflowSchema } from './validate.ts';
 export { schemaPath } from './paths.ts';
 export { engineFunctions } from './engine-port.ts';
 export type { EnginePort } from './engine-port.ts';
-export { packImages, unpackImages, writeManifest } from './archive.ts';
-export { verifyImages } from '../engine/index.ts';
+export { packImages, unpackImages } from './archive.ts';
+/** Tools and tests: a manifest for an images directory no dump wrote. */
+export { verifyImages, writeManifestFor as writeManifest } from '../engine/index.ts';
 export type { Workflow } from './types.ts';
 
 /** Every problem of an already-loaded source: shape first; rules only on a well-shaped file. */

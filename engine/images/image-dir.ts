@@ -351,11 +351,31 @@ export class ImageWriter {
       const f = (files[name] = this.#files.get(name)!);
       if (f.size >= DEFERRED_HASH_BYTES) stamps[name] = stampOf(fs.statSync(path.join(this.dir, name), { bigint: true }));
     }
-    const manifest: Manifest = { format: 'cryo-images', version: 2, files, ...(Object.keys(stamps).length ? { written: { boot_id: bootId(), files: stamps } } : {}) };
-    const tmp = path.join(this.dir, `${MANIFEST}.tmp`);
-    fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-    fs.renameSync(tmp, path.join(this.dir, MANIFEST));
+    saveManifest(this.dir, { format: 'cryo-images', version: 2, files, ...(Object.keys(stamps).length ? { written: { boot_id: bootId(), files: stamps } } : {}) });
   }
+}
+
+/** Writes manifest.json under a temporary name first, so a reader never sees half of one. */
+function saveManifest(dir: string, manifest: Manifest): void {
+  const tmp = path.join(dir, `${MANIFEST}.tmp`);
+  fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, path.join(dir, MANIFEST));
+}
+
+/**
+ * Lists every regular file of `dir` as it is now in a new manifest (for directories that no dump
+ * wrote: tools, tests); a dump's ImageWriter writes its own.
+ */
+export function writeManifestFor(dir: string): Manifest {
+  const files: Record<string, ManifestFile> = {};
+  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!e.isFile() || isReserved(e.name)) continue;
+    const file = path.join(dir, e.name);
+    files[e.name] = listing(fs.statSync(file).size, hashFilePieces(file));
+  }
+  const manifest: Manifest = { format: 'cryo-images', version: 2, files };
+  saveManifest(dir, manifest);
+  return manifest;
 }
 
 /** Writes stats-restore into an existing images directory; the manifest is left alone. */
@@ -419,7 +439,7 @@ export class ImageReader {
    * and no unlisted .img file (stats-restore and logs are not images). Cheap checks first, hashes last.
    */
   verify(): void {
-    this.#verify(DEFERRED_HASH_BYTES).wait();
+    this.verifyDeferred().wait();
   }
 
   /**
@@ -434,14 +454,10 @@ export class ImageReader {
    * all get a new inode or ctime, and are hashed.
    */
   verifyDeferred(opts: { trustUnchanged?: boolean } = {}): PendingHashes & { readonly trusted: readonly string[] } {
-    return this.#verify(DEFERRED_HASH_BYTES, opts.trustUnchanged ?? false);
-  }
-
-  #verify(deferBytes: number, trustUnchanged = false): PendingHashes & { readonly trusted: readonly string[] } {
     const manifest = readManifest(this.dir);
     const files = Object.entries(manifest.files);
     const w = manifest.written;
-    const stamps = trustUnchanged && typeof w?.files === 'object' && w.files !== null && w.boot_id === bootId() ? w.files : {};
+    const stamps = opts.trustUnchanged && typeof w?.files === 'object' && w.files !== null && w.boot_id === bootId() ? w.files : {};
     const trusted: string[] = [];
     for (const [name, want] of files) {
       let st: fs.BigIntStats;
@@ -456,7 +472,7 @@ export class ImageReader {
         throw new ImageError(`${name}: size ${st.size}, manifest says ${want.size} (${st.size < BigInt(want.size) ? 'truncated?' : 'image corrupted?'})`);
       }
       const stamp = Object.hasOwn(stamps, name) ? stamps[name] : undefined;
-      if (want.size >= deferBytes && stamp && sameStamp(stamp, stampOf(st))) trusted.push(name);
+      if (want.size >= DEFERRED_HASH_BYTES && stamp && sameStamp(stamp, stampOf(st))) trusted.push(name);
     }
     for (const name of this.list()) {
       if (name.endsWith('.img') && !Object.hasOwn(manifest.files, name)) {
@@ -470,7 +486,7 @@ export class ImageReader {
       for (const [name, f] of files) {
         if (trusted.includes(name)) continue;
         const want = wantedDigests(f);
-        if (f.size >= deferBytes) {
+        if (f.size >= DEFERRED_HASH_BYTES) {
           const hasher = new FileHasher(this.path(name), f.size, want.pieceBytes);
           pending.push({ name, want: want.digests, hasher });
         } else if (!same(hashFilePieces(this.path(name), want.pieceBytes), want.digests)) throw mismatch(name);

@@ -24,7 +24,7 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { listThreads, presentRuns, readAuxv, readChildren, readExeLink, readMaps, readMeminfo, readPagemap, readSmaps, readSmapsRollup, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readSmapsRollup, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { RAW_BUFFER_BYTES } from '../images/index.ts';
 import { SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
@@ -295,7 +295,7 @@ export function stageBytes(root: number): number {
   const visit = (pid: number): void => {
     try {
       anon += readSmapsRollup(pid)['Anonymous'] ?? 0;
-      for (const tid of listThreads(pid)) for (const child of readChildren(pid, tid)) visit(child);
+      for (const child of readProcessChildren(pid)) visit(child);
     } catch {
       /* gone meanwhile: the dump will say so */
     }

@@ -30,6 +30,11 @@ export function readChildren(pid: number, tid: number): number[] {
   return numbers(readProcText(`/proc/${pid}/task/${tid}/children`), 'children');
 }
 
+/** Children a process's threads (`tids`, by default all of them) have forked, ascending. */
+export function readProcessChildren(pid: number, tids: readonly number[] = listThreads(pid)): number[] {
+  return [...new Set(tids.flatMap((t) => readChildren(pid, t)))].sort((a, b) => a - b);
+}
+
 export function readComm(pid: number, tid?: number): string {
   return readProcText(`${taskDir(pid, tid)}/comm`).replace(/\n$/, '');
 }
