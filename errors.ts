@@ -10,6 +10,7 @@ export const EXIT = {
   PID_TAKEN: 5, // restore: a pid of the image is in use
   HOOK: 6, // an action script / workflow hook vetoed the operation
   INTERNAL: 70, // a bug in cryo
+  CANCELLED: 130, // stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it)
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -50,6 +51,11 @@ export class HookError extends CryoError {
   readonly exitCode: number = EXIT.HOOK;
 }
 /** A bug: wraps anything that is not a CryoError at the top level. */
+/** The user stopped the operation (Ctrl-C, SIGTERM) and it let everything go as it was. */
+export class CancelledError extends CryoError {
+  readonly exitCode: number = EXIT.CANCELLED;
+}
+
 export class InternalError extends CryoError {
   readonly exitCode: number = EXIT.INTERNAL;
 }

@@ -16,7 +16,7 @@ import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
-import { dumpMemory, stageBytes } from './objects/memory.ts';
+import { dumpMemory, stageBytes, taskWritesPages, treeAnonBytes } from './objects/memory.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
 import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
@@ -114,9 +114,12 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // --leave-running without hooks lets the tasks go before the pages' hashes are done (the
   // manifest still comes before success is reported); a post-dump hook sees a complete dump.
   const earlyRelease = (opts.leaveRunning ?? false) && !opts.hooks;
-  const images = new ImageWriter(opts.imagesDir, { hashWorker: true, copyAhead: earlyRelease });
-  // The pages image, made ready now for pages to be copied straight into it while frozen.
-  const stageSize = earlyRelease ? stageBytes(opts.pid) : 0;
+  const anon = treeAnonBytes(opts.pid);
+  // The pages image, made ready now for pages to be copied straight into it while frozen…
+  const stageSize = earlyRelease ? stageBytes(anon) : 0;
+  // …or else written by a large task itself, hashed by a worker per core (see dumpMemory).
+  const hashWorker = !stageSize && taskWritesPages(anon) ? 'pieces' : 'ring';
+  const images = new ImageWriter(opts.imagesDir, { hashWorker, copyAhead: earlyRelease });
   const tStage = performance.now();
   const stage = stageSize ? images.prepareRaw(stageSize) : undefined;
   if (stage) log.debug(`pages image of ${(stageSize / 2 ** 20).toFixed(0)} MiB prepared in ${(performance.now() - tStage).toFixed(0)} ms`);
@@ -201,6 +204,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       log.debug(`${proc.pid}: memory dumped (${ctx.stats.pages_written} pages)`);
       faultPoint('memory');
     }
+    // Asked to stop (SIGINT, SIGTERM) during the long memory dump: still in time to let the tasks
+    // go. Through the event loop's poll phase first (two check phases), for the handler to run.
+    if (opts.signal) for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+    opts.signal?.throwIfAborted();
     writeFileImages(ctx);
     writeSysvShm(ctx, rootIds.ipc_ns_id);
     faultPoint('images');

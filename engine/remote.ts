@@ -1,6 +1,6 @@
 // A process that cryo works inside: its threads stopped, a `syscall` instruction found in its
 // vDSO, and a scratch area mapped for pointer arguments. One per process per dump or restore.
-import { MAP, NR, PROT, SyscallError, readMemory, type Regs } from '../native/index.ts';
+import { MAP, NR, PROT, PTRACE_EVENT, PTRACE_O, SyscallError, cont, readMemory, setOptions, waitTask, type Regs } from '../native/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { BATCH_CODE, BATCH_ENTRY, findSyscallInsn, fmtArg, RemoteThread, TRAP_CODE } from './inject.ts';
 import { readAuxv, readMaps, type Vma } from './proc/index.ts';
@@ -13,6 +13,20 @@ const BATCH_CODE_OFF = SCRATCH_SIZE - 128;
 /** Batch tables: the upper half of scratch (pointer arguments and iovecs use the lower half). */
 const BATCH_TABLE_OFF = SCRATCH_SIZE / 2;
 const BATCH_MAX = Math.floor((BATCH_CODE_OFF - BATCH_TABLE_OFF) / BATCH_ENTRY) - 1;
+/**
+ * A helper thread's code (spawnHelper): `syscall` — cryo points the thread at it with each call
+ * and stops it at the syscall's exit — then `mov eax, 60; xor edi, edi; syscall`: exit(0), where
+ * the thread goes by itself once cryo lets it run on (or is gone).
+ */
+const HELPER_CODE = Uint8Array.from([0x0f, 0x05, 0xb8, 0x3c, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05]);
+/** Between BATCH_CODE and TRAP_CODE. */
+const HELPER_CODE_OFF = SCRATCH_SIZE - 64;
+/** A stack for the helper thread, which never uses it (its signals are blocked): clone3 wants one. */
+const HELPER_STACK_OFF = 4096;
+const HELPER_STACK_BYTES = 4096;
+const HELPER_ARGS_OFF = 1024;
+// CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM: a thread like any other.
+const CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
 
 /** One syscall of RemoteProcess.batch(); `check: false` ignores its failure (as raw() would). */
 export interface BatchedCall {
@@ -162,6 +176,43 @@ export class RemoteProcess {
     a.writeBigUInt64LE(this.put(1024, tidBuf), 64);
     a.writeBigUInt64LE(1n, 72);
     return this.leader.raw(NR.clone3, this.put(0, a), 88);
+  }
+
+  /**
+   * Starts a thread in the process to run syscalls in while the process's own threads stay as
+   * they were (clone3 in the leader, which finish() puts back): its code is HELPER_CODE in
+   * scratch, so if cryo dies while it works, it exits by itself and the process runs on. Traced
+   * from its first instruction (PTRACE_O_TRACECLONE for the call: `options` are the tracer's
+   * usual ones); signals blocked, as the injected leader's. endHelper() ends it.
+   */
+  spawnHelper(options: number): RemoteThread {
+    const code = this.put(HELPER_CODE_OFF, HELPER_CODE);
+    const args = Buffer.alloc(64); // struct clone_args up to cgroup-less set_tid (CLONE_ARGS_SIZE_VER0)
+    args.writeBigUInt64LE(BigInt(CLONE_THREAD_FLAGS), 0);
+    args.writeBigUInt64LE(this.scratch + BigInt(HELPER_STACK_OFF), 40);
+    args.writeBigUInt64LE(BigInt(HELPER_STACK_BYTES), 48);
+    const at = this.put(HELPER_ARGS_OFF, args);
+    setOptions(this.pid, options | PTRACE_O.TRACECLONE);
+    let tid: number;
+    try {
+      tid = Number(this.leader.call('clone3', NR.clone3, at, args.length));
+    } finally {
+      setOptions(this.pid, options);
+    }
+    const st = waitTask(tid);
+    if (st.kind !== 'stopped' || st.event !== PTRACE_EVENT.STOP) throw new RuntimeError(`helper thread ${tid} of ${this.pid} did not stop at its start: ${JSON.stringify(st)}`);
+    return new RemoteThread(tid, code);
+  }
+
+  /** Lets a helper thread run on into its exit(0) and waits until it is gone. */
+  static endHelper(helper: RemoteThread): void {
+    cont(helper.tid);
+    for (;;) {
+      const st = waitTask(helper.tid);
+      if (st.kind === 'exited' || st.kind === 'signaled') return;
+      cont(helper.tid); // a stop on its way out: let it go on
+
+    }
   }
 
   thread(tid: number): RemoteThread {

@@ -36,7 +36,7 @@ export interface FrozenTree {
   readonly seized: Set<number>;
 }
 
-const DUMP_PTRACE_OPTIONS = PTRACE_O.TRACESYSGOOD;
+export const DUMP_PTRACE_OPTIONS = PTRACE_O.TRACESYSGOOD;
 
 export function checkPid(pid: number): void {
   if (!Number.isInteger(pid) || pid <= 0) throw new InputError(`invalid pid ${pid}`);

@@ -59,7 +59,7 @@ export const NR = {
   rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157, arch_prctl: 158, chroot: 161,
   gettid: 186, tkill: 200, futex: 202, set_tid_address: 218, restart_syscall: 219, clock_nanosleep: 230,
   exit_group: 231, tgkill: 234, openat: 257, set_robust_list: 273, get_robust_list: 274, dup3: 292,
-  pipe2: 293, preadv: 295, rt_tgsigqueueinfo: 297, prlimit64: 302, memfd_create: 319, rseq: 334,
+  pipe2: 293, preadv: 295, pwritev: 296, rt_tgsigqueueinfo: 297, prlimit64: 302, memfd_create: 319, rseq: 334,
   sched_setparam: 142, sched_getparam: 143, sched_setscheduler: 144, sched_getscheduler: 145,
   getpriority: 140, setpriority: 141, close_range: 436, kcmp: 312, userfaultfd: 323, eventfd2: 290, signalfd4: 289, timerfd_create: 283, timerfd_settime: 286, pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440,
   connect: 42, accept: 43, sendto: 44, recvfrom: 45, shutdown: 48, bind: 49, listen: 50, getsockname: 51,

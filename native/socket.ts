@@ -162,19 +162,33 @@ export interface RecvMsg {
 // struct msghdr (56 bytes): name, namelen, iov, iovlen, control, controllen, flags.
 const MSGHDR_SIZE = 56;
 
+/**
+ * A struct msghdr without a name, with `iovLen` iovecs at `iov` and `controlLen` control bytes at
+ * `control` — addresses in cryo or, for a msghdr written into a task, in the task.
+ */
+export function encodeMsghdr(iov: bigint, iovLen: number, control: bigint, controlLen: number): Buffer {
+  const hdr = Buffer.alloc(MSGHDR_SIZE);
+  hdr.writeBigUInt64LE(iov, 16);
+  hdr.writeBigUInt64LE(BigInt(iovLen), 24);
+  hdr.writeBigUInt64LE(control, 32);
+  hdr.writeBigUInt64LE(BigInt(controlLen), 40);
+  return hdr;
+}
+
+/** msg_controllen of a msghdr after recvmsg: the control bytes received. */
+export function msghdrControlLen(hdr: Buffer): number {
+  return Number(hdr.readBigUInt64LE(40));
+}
+
 /** recvmsg(2) into `buf` with a control buffer of `controlSize` bytes (no source address). */
 export function recvMsg(fd: number, buf: Uint8Array, controlSize: number, flags = 0): RecvMsg {
   const control = Buffer.alloc(controlSize);
   const iov = Buffer.alloc(16);
   iov.writeBigUInt64LE(buf.byteLength ? addressOf(buf) : 0n, 0);
   iov.writeBigUInt64LE(BigInt(buf.byteLength), 8);
-  const hdr = Buffer.alloc(MSGHDR_SIZE);
-  hdr.writeBigUInt64LE(addressOf(iov), 16);
-  hdr.writeBigUInt64LE(1n, 24);
-  hdr.writeBigUInt64LE(controlSize ? addressOf(control) : 0n, 32);
-  hdr.writeBigUInt64LE(BigInt(controlSize), 40);
+  const hdr = encodeMsghdr(addressOf(iov), 1, controlSize ? addressOf(control) : 0n, controlSize);
   const n = check(syscallArgs(NR.recvmsg, fd, hdr, flags), 'recvmsg', `fd ${fd}`);
-  return { n, control: control.subarray(0, Number(hdr.readBigUInt64LE(40))), flags: hdr.readInt32LE(48) };
+  return { n, control: control.subarray(0, msghdrControlLen(hdr)), flags: hdr.readInt32LE(48) };
 }
 
 /** One control message: level, type and data (struct cmsghdr: u64 len, i32 level, i32 type; data aligned to 8). */
@@ -203,4 +217,19 @@ export function scmRights(cmsgs: readonly Cmsg[]): number[] {
     for (let i = 0; i + 4 <= c.data.length; i += 4) fds.push(c.data.readInt32LE(i));
   }
   return fds;
+}
+
+/** sendmsg(2) of one byte carrying `fds` (SCM_RIGHTS): how cryo hands a file to a task it can't otherwise give one to. */
+export function sendFds(fd: number, fds: readonly number[]): void {
+  const byte = Buffer.alloc(1);
+  const iov = Buffer.alloc(16);
+  iov.writeBigUInt64LE(addressOf(byte), 0);
+  iov.writeBigUInt64LE(1n, 8);
+  const control = Buffer.alloc(16 + ((fds.length * 4 + 7) & ~7));
+  control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0);
+  control.writeInt32LE(SOL.SOCKET, 8);
+  control.writeInt32LE(SCM.RIGHTS, 12);
+  fds.forEach((f, i) => control.writeInt32LE(f, 16 + i * 4));
+  const hdr = encodeMsghdr(addressOf(iov), 1, addressOf(control), control.length);
+  check(syscallArgs(NR.sendmsg, fd, hdr, MSG.NOSIGNAL), 'sendmsg', `fd ${fd}, ${fds.length} fd(s)`);
 }

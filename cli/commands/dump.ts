@@ -1,7 +1,7 @@
 // `cryo dump -t PID -D DIR`: CRIU's dump, with its options and meanings.
 import { readFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { InputError } from '../../errors.ts';
+import { CancelledError, InputError } from '../../errors.ts';
 import { fmtBytes, fmtUs, loggerFor, progressReporter, withLogOptions, type LogArgs } from '../common.ts';
 
 interface Args extends LogArgs {
@@ -45,8 +45,14 @@ export const dumpCommand: CommandModule<object, Args> = {
     const { actionScripts, dump } = await import('../../engine/index.ts');
     const progress = progressReporter('dump');
     const ac = new AbortController();
-    const onSigint = (): void => ac.abort();
+    // Ctrl-C or a polite kill (timeout, systemd) stops the dump at its next step and lets the tasks go as they were.
+    let stoppedBy = '';
+    const onSigint = (sig: NodeJS.Signals): void => {
+      stoppedBy = sig;
+      ac.abort();
+    };
     process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigint);
     try {
       const r = await dump({
         pid,
@@ -77,9 +83,13 @@ export const dumpCommand: CommandModule<object, Args> = {
           `dumped ${r.pids.join(',')} to ${r.imagesDir} (${r.final}): frozen ${fmtUs(s.frozen_time)}, ${s.pages_written} pages, images ${fmtBytes(s.image_bytes)}\n`,
         );
       }
+    } catch (e) {
+      if (e instanceof Error && e.name === 'AbortError') throw new CancelledError(`dump of ${pid} cancelled by ${stoppedBy}: the tasks run on as before`, { cause: e });
+      throw e;
     } finally {
       progress.done();
       process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
       log.close();
     }
   },

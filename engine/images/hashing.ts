@@ -134,16 +134,30 @@ function digestsOf(buf: SharedArrayBuffer, at: number, n: number): string[] {
   return Array.from({ length: n }, (_, i) => Buffer.from(buf, at + i * 32, 32).toString('hex'));
 }
 
-/** One worker of a FileHasher: a run of pieces (hash-file-worker.ts). */
+/** One worker of a FileHasher: every stride-th piece from `first` (hash-file-worker.ts). */
 class PieceWorker {
-  readonly #state = new SharedArrayBuffer(16);
-  readonly #ctl = new Int32Array(this.#state, 0, 2);
+  readonly #state = new SharedArrayBuffer(24);
+  readonly #ctl = new Int32Array(this.#state, 0, 4);
 
-  constructor(file: string, size: number, digests: SharedArrayBuffer, pieceBytes: number, first: number, count: number) {
-    new Float64Array(this.#state, 8, 1)[0] = size;
+  constructor(path: SharedArrayBuffer, digests: SharedArrayBuffer, pieceBytes: number, first: number, stride: number) {
     Atomics.store(this.#ctl, 1, 1);
-    const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path: file, state: this.#state, digests, pieceBytes, first, count } });
+    const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, state: this.#state, digests, pieceBytes, first, stride } });
     worker.unref();
+  }
+
+  /** Names the file (in the shared path buffer already): `size` bytes, `ready` pieces complete. */
+  attach(size: number, ready: number): void {
+    new Float64Array(this.#state, 16, 1)[0] = size;
+    Atomics.store(this.#ctl, 2, ready);
+    Atomics.store(this.#ctl, 3, 1);
+    Atomics.notify(this.#ctl, 3);
+  }
+
+  /** Pieces before `n` are complete in the file. */
+  ready(n: number): void {
+    if (n <= Atomics.load(this.#ctl, 2)) return;
+    Atomics.store(this.#ctl, 2, n);
+    Atomics.notify(this.#ctl, 2);
   }
 
   /** Asks it to stop; waits until it has loaded koffi, so that cryo may exit (see hash-file-worker.ts). */
@@ -158,24 +172,54 @@ class PieceWorker {
 }
 
 /**
- * Hashes a file that exists already (restore, or a dump's prepared pages image), on worker
- * threads while the caller goes on: one per core (at most the pieces), each for a run of
- * pieces. `pieceBytes` is the manifest's (the whole size, for a file listed with one sha256).
+ * Hashes a file on worker threads while the caller goes on: one per core (at most the pieces),
+ * worker w taking pieces w, w+n, w+2n… The file exists already (restore, a dump's prepared pages
+ * image), or, with `follow`, is being written in order by someone else (a dump's pages, written
+ * by the task), who says with written() how far it got; the workers hash each piece once it is
+ * complete, so that the hash is done soon after the last byte. `pieceBytes` is the manifest's
+ * (the whole size, for a file listed with one sha256). prestart() starts the workers before the
+ * file is known (a dump, before it freezes anything); attach() names it.
  */
 export class FileHasher {
+  readonly #path = new Uint8Array(new SharedArrayBuffer(4096));
   readonly #digests: SharedArrayBuffer;
   readonly #workers: PieceWorker[] = [];
-  readonly #count: number;
+  readonly #pieceBytes: number;
+  #count = 0;
+  #size = 0;
 
-  constructor(file: string, size: number, pieceBytes = PIECE_BYTES) {
-    this.#count = pieceCount(size, pieceBytes);
-    this.#digests = new SharedArrayBuffer(this.#count * 32);
-    const n = Math.min(this.#count, Math.max(1, os.availableParallelism()), MAX_FILE_WORKERS);
-    for (let w = 0, first = 0; w < n; w++) {
-      const count = Math.floor(this.#count / n) + (w < this.#count % n ? 1 : 0);
-      this.#workers.push(new PieceWorker(file, size, this.#digests, pieceBytes, first, count));
-      first += count;
-    }
+  static prestart(): FileHasher {
+    return new FileHasher(MAX_PIECES, PIECE_BYTES, Math.max(1, os.availableParallelism()));
+  }
+
+  static start(file: string, size: number, pieceBytes = PIECE_BYTES, opts: { follow?: boolean } = {}): FileHasher {
+    const count = pieceCount(size, pieceBytes);
+    return new FileHasher(count, pieceBytes, count).attach(file, size, opts);
+  }
+
+  private constructor(maxPieces: number, pieceBytes: number, maxWorkers: number) {
+    this.#pieceBytes = pieceBytes;
+    this.#digests = new SharedArrayBuffer(maxPieces * 32);
+    const n = Math.min(maxWorkers, Math.max(1, os.availableParallelism()), MAX_FILE_WORKERS);
+    for (let w = 0; w < n; w++) this.#workers.push(new PieceWorker(this.#path.buffer as SharedArrayBuffer, this.#digests, pieceBytes, w, n));
+  }
+
+  /** Names the file to hash: `size` bytes, complete already or (`follow`) still being written. */
+  attach(file: string, size: number, opts: { follow?: boolean } = {}): this {
+    const name = Buffer.from(file);
+    if (name.length >= this.#path.length) throw new InternalError(`${file}: path too long`);
+    this.#count = pieceCount(size, this.#pieceBytes);
+    if (this.#count * 32 > this.#digests.byteLength) throw new ImageError(`${file}: more than ${MAX_PIECES} pieces of ${this.#pieceBytes} bytes: too large to list in the manifest`);
+    this.#size = size;
+    this.#path.set(name);
+    for (const w of this.#workers) w.attach(size, opts.follow ? 0 : this.#count);
+    return this;
+  }
+
+  /** Following a writer: the first `bytes` of the file are written. */
+  written(bytes: number): void {
+    const n = bytes >= this.#size ? this.#count : Math.floor(bytes / this.#pieceBytes);
+    for (const w of this.#workers) w.ready(n);
   }
 
   /** Stops the workers without digests: each sees the flag at its next MiB and ends. */
@@ -186,6 +230,7 @@ export class FileHasher {
 
   /** Waits (synchronously) for the digests of every piece; the workers then end by themselves. */
   finish(): string[] {
+    this.written(this.#size);
     for (const w of this.#workers) w.wait();
     return digestsOf(this.#digests, 0, this.#count);
   }

@@ -188,6 +188,20 @@ export interface PreparedRawImage {
   discard(): void;
 }
 
+/** See ImageWriter.openRawShared(). */
+export interface SharedRawImage {
+  /** cryo's fd of the file, open for writing: a copy goes to the process that writes it. */
+  readonly fd: number;
+  /** Bytes cryo writes itself, at `offset`. */
+  writeAt(buf: Uint8Array, offset: number): void;
+  /** The first `bytes` of the file are written: their pieces are hashed meanwhile. */
+  written(bytes: number): void;
+  /** Every byte is written; the digests are waited for by finish(). */
+  close(): void;
+  /** Nothing was written after all: removes it, so the name can be opened again. */
+  discard(): void;
+}
+
 /** One per dump. Images are written whole; pages stream through openRaw(); finish() seals it. */
 export class ImageWriter {
   readonly dir: string;
@@ -197,18 +211,23 @@ export class ImageWriter {
   readonly #hashing = new Map<string, { size: number; digests: () => string[] }>();
   readonly #copyAhead: boolean;
   #idleHasher: RingHasher | undefined;
+  #idlePieces: FileHasher | undefined;
+  /** Hash workers following a file still being written: stopped if the dump fails. */
+  readonly #following = new Set<FileHasher>();
   #finished = false;
 
   /**
-   * `hashWorker`: a hash worker is started now, for the first large raw image (a dump creates
-   * its writer before it freezes anything). `copyAhead`: large raw images are written without
+   * `hashWorker`: hash workers are started now (a dump creates its writer before it freezes
+   * anything), for the first large raw image: 'ring' for one cryo writes (openRaw), 'pieces' for
+   * one another process writes (openRawShared). `copyAhead`: large raw images are written without
    * waiting for their hash, which finish() then waits for (a --leave-running dump lets the
    * tasks go in between).
    */
-  constructor(dir: string, opts: { hashWorker?: boolean; copyAhead?: boolean } = {}) {
+  constructor(dir: string, opts: { hashWorker?: 'ring' | 'pieces'; copyAhead?: boolean } = {}) {
     this.dir = dir;
     this.#copyAhead = opts.copyAhead ?? false;
-    if (opts.hashWorker) this.#idleHasher = new RingHasher();
+    if (opts.hashWorker === 'ring') this.#idleHasher = new RingHasher();
+    if (opts.hashWorker === 'pieces') this.#idlePieces = FileHasher.prestart();
     fs.mkdirSync(dir, { recursive: true });
     // A stale manifest would vouch for a half-written new dump, and stale images of an earlier
     // dump into the same directory would be mixed into this one: a new dump replaces them.
@@ -253,6 +272,49 @@ export class ImageWriter {
       this.#open.delete(name);
       this.#hashing.set(name, { size, digests });
     });
+  }
+
+  /**
+   * A raw image of exactly `bytes` bytes that another process writes, in file order, through a
+   * copy of `fd` — a dump's pages, written by the task itself (one copy, instead of
+   * process_vm_readv and write()). One worker per core hashes each piece once it is written, so
+   * the hash is done soon after the last byte.
+   */
+  openRawShared(fileName: string, bytes: number): SharedRawImage {
+    if (fileName.includes('/') || isReserved(fileName)) throw new InternalError(`bad raw image name ${fileName}`);
+    this.#claim(fileName);
+    const file = path.join(this.dir, fileName);
+    const fd = fs.openSync(file, 'w', 0o600);
+    this.#open.add(fileName);
+    const hasher = this.#idlePieces?.attach(file, bytes, { follow: true }) ?? FileHasher.start(file, bytes, PIECE_BYTES, { follow: true });
+    this.#idlePieces = undefined;
+    this.#following.add(hasher);
+    let over = false;
+    const end = (): void => {
+      over = true;
+      fs.closeSync(fd);
+      this.#open.delete(fileName);
+    };
+    return {
+      fd,
+      writeAt: (buf, offset) => writeAll(fd, buf, fileName, offset),
+      written: (n) => hasher.written(n),
+      close: () => {
+        if (over) return;
+        const size = fs.fstatSync(fd).size;
+        end();
+        if (size !== bytes) throw new InternalError(`${fileName}: ${size} bytes written, ${bytes} expected`);
+        this.#following.delete(hasher);
+        this.#hashing.set(fileName, { size, digests: () => hasher.finish() });
+      },
+      discard: () => {
+        if (over) return;
+        end();
+        hasher.cancel();
+        this.#following.delete(hasher);
+        fs.rmSync(file, { force: true });
+      },
+    };
   }
 
   /**
@@ -317,7 +379,7 @@ export class ImageWriter {
         fs.truncateSync(file, size);
         fs.renameSync(file, path.join(this.dir, name));
         this.#open.delete(name);
-        const hasher = new FileHasher(path.join(this.dir, name), size);
+        const hasher = FileHasher.start(path.join(this.dir, name), size);
         this.#hashing.set(name, { size, digests: () => hasher.finish() });
       },
       discard: () => {
@@ -333,6 +395,10 @@ export class ImageWriter {
     this.#finished = true;
     this.#idleHasher?.cancel();
     this.#idleHasher = undefined;
+    this.#idlePieces?.cancel();
+    this.#idlePieces = undefined;
+    for (const h of this.#following) h.cancel();
+    this.#following.clear();
     this.#hashing.clear();
   }
 
@@ -343,6 +409,8 @@ export class ImageWriter {
     this.#finished = true;
     this.#idleHasher?.cancel();
     this.#idleHasher = undefined;
+    this.#idlePieces?.cancel();
+    this.#idlePieces = undefined;
     for (const [name, h] of this.#hashing) this.#files.set(name, listing(h.size, h.digests()));
     this.#hashing.clear();
     const files: Record<string, ManifestFile> = {};
@@ -487,7 +555,7 @@ export class ImageReader {
         if (trusted.includes(name)) continue;
         const want = wantedDigests(f);
         if (f.size >= DEFERRED_HASH_BYTES) {
-          const hasher = new FileHasher(this.path(name), f.size, want.pieceBytes);
+          const hasher = FileHasher.start(this.path(name), f.size, want.pieceBytes);
           pending.push({ name, want: want.digests, hasher });
         } else if (!same(hashFilePieces(this.path(name), want.pieceBytes), want.digests)) throw mismatch(name);
       }

@@ -9,5 +9,5 @@ export type { DecodedImage } from './image-file.ts';
 export { decodeImageFile, ImageReader, ImageWriter, MANIFEST, readManifest as readImagesManifest, verifyImages, writeManifestFor, writeRestoreStats } from './image-dir.ts';
 export { RAW_BUFFER_BYTES } from './hashing.ts';
 export { PIECE_BYTES } from './piece-hash.ts';
-export type { Manifest, ManifestFile, PendingHashes, PreparedRawImage, RawImageFile } from './image-dir.ts';
+export type { Manifest, ManifestFile, PendingHashes, PreparedRawImage, RawImageFile, SharedRawImage } from './image-dir.ts';
 export { toCritJson } from './crit-json.ts';

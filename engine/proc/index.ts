@@ -12,3 +12,4 @@ export * from './timers.ts';
 export * from './mountinfo.ts';
 export * from './locks.ts';
 export * from './meminfo.ts';
+export * from './cgroup.ts';

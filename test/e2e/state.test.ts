@@ -1,15 +1,15 @@
 // zdtm-style state checks: each target sets up one kind of state, reports it, is dumped and
 // restored, and must report the same state afterwards (and keep working).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, parseReport, requestReport, startTarget } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
-async function dumpAndRestore(pid: number, images: string, restoreEnv?: Record<string, string>): Promise<void> {
-  const d = await runCryo(['dump', '-t', String(pid), '-D', images, '-v4', '-o', 'dump.log']);
+async function dumpAndRestore(pid: number, images: string, restoreEnv?: Record<string, string>, dumpEnv?: Record<string, string>): Promise<void> {
+  const d = await runCryo(['dump', '-t', String(pid), '-D', images, '-v4', '-o', 'dump.log'], { env: dumpEnv });
   assert.equal(d.code, 0, `dump failed: ${d.stderr}`);
   const r = await runCryo(['restore', '-D', images, '-d', '-v4', '-o', 'restore.log'], { env: restoreEnv });
   assert.equal(r.code, 0, `restore failed: ${r.stderr}`);
@@ -51,9 +51,12 @@ test('regular files (offsets, O_APPEND, close-on-exec, shared offsets), char dev
 });
 
 // The second run has cryo write the second half of the pages (from another thread) while the
-// task reads the first: half of every kind of mapping above lands on each side.
-for (const parallel of [false, true]) {
-  const how = parallel ? ', cryo filling half of the pages' : '';
+// task reads the first: half of every kind of mapping above lands on each side. The third has the
+// task write its own pages into the image at dump (a helper thread in it), and cryo the PROT_NONE
+// ones it can't read.
+for (const variant of ['', 'parallel', 'task-writes'] as const) {
+  const parallel = variant === 'parallel';
+  const how = parallel ? ', cryo filling half of the pages' : variant === 'task-writes' ? ', the task writing its pages at dump' : '';
   test(`private, copied-on-write, shared, PROT_NONE and read-only mappings and brk survive${how}`, async (t) => {
     const dir = tmpDir('cryo-mmaps', t);
     const log = join(dir, 'report.log');
@@ -61,7 +64,13 @@ for (const parallel of [false, true]) {
     const before = parseReport(await requestReport(target.pid, log));
     assert.equal(before.all, 'ok');
     const img = join(dir, 'img');
-    await dumpAndRestore(target.pid, img, parallel ? { CRYO_PARALLEL_FILL_BYTES: '4096' } : undefined);
+    const fdsBefore = readdirSync(`/proc/${target.pid}/fd`).sort();
+    await dumpAndRestore(target.pid, img, parallel ? { CRYO_PARALLEL_FILL_BYTES: '4096' } : undefined, variant === 'task-writes' ? { CRYO_TASK_WRITE_BYTES: '4096' } : undefined);
+    const wrote = /the task wrote (\d+) bytes of pages in \d+ pwritev calls \([\d.]+ ms\); cryo copied (\d+)/.exec(readFileSync(join(img, 'dump.log'), 'utf8'));
+    if (variant !== 'task-writes') assert.equal(wrote, null, 'small processes have cryo copy their pages');
+    else assert.ok(wrote && Number(wrote[1]) > 0 && Number(wrote[2]) > 0, `the task wrote its readable pages, cryo the PROT_NONE ones: ${wrote?.[0]}`);
+    assert.deepEqual(readdirSync(`/proc/${target.pid}/fd`).sort(), fdsBefore, 'the same fds after the restore');
+    assert.deepEqual(readdirSync(`/proc/${target.pid}/task`), [String(target.pid)], 'no helper thread left');
     const after = parseReport(await requestReport(target.pid, log));
     assert.equal(after.all, 'ok', JSON.stringify(after));
     assert.equal(after.brk_end, before.brk_end, 'brk');
@@ -81,7 +90,9 @@ test('credentials of an unprivileged task (uids, gids, groups, capabilities) sur
   const creds = (): string[] => readFileSync(`/proc/${target.pid}/status`, 'utf8').split('\n').filter((l) => /^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):/.test(l));
   const before = creds();
   assert.ok(before.some((l) => /^Uid:\s+65534\s/.test(l)), before.join('\n'));
-  await dumpAndRestore(target.pid, join(dir, 'img'));
+  // The task writes its own pages: into a file only root may open, through the fd cryo passes it.
+  await dumpAndRestore(target.pid, join(dir, 'img'), undefined, { CRYO_TASK_WRITE_BYTES: '4096' });
+  assert.match(readFileSync(join(dir, 'img', 'dump.log'), 'utf8'), /the task wrote [1-9]\d* bytes of pages/);
   assert.deepEqual(creds(), before);
   assert.match(readFileSync(`/proc/${target.pid}/stat`, 'utf8'), /^\d+ \(sleep\) S /);
 });

@@ -68,7 +68,7 @@ for (const [label, expectedBytes, copyAhead] of CASES) {
 
 test('a raw image of exactly two pieces lists two; one of a piece and a byte, two; one of a piece, a plain sha256', () => {
   for (const size of [64 * MIB, 32 * MIB + 1, 32 * MIB]) {
-    const w = new ImageWriter(dir, { hashWorker: true });
+    const w = new ImageWriter(dir, { hashWorker: 'ring' });
     const out = w.openRaw('pages-1.img', { expectedBytes: size });
     for (let off = 0; off < size; off += 3 * MIB) out.write(Buffer.alloc(Math.min(3 * MIB, size - off), off / MIB));
     out.close();
@@ -175,4 +175,44 @@ test('pages this boot wrote and nobody touched since are trusted at restore; cop
   fs.writeFileSync(manifestPath, JSON.stringify({ ...manifest, written: { ...manifest.written, files: { 'pages-1.img': stamp } } }));
   assert.deepEqual(check(true), ['pages-1.img']);
   assert.throws(() => check(false), /pages-1\.img: sha256 mismatch/);
+});
+
+// A raw image another process writes (the task, at dump): the hash workers follow the writer
+// piece by piece; started before the file exists (prestarted) or when it is opened.
+for (const prestart of [true, false]) {
+  test(`a raw image written by someone else is hashed piece by piece as it is written${prestart ? ' (workers started in advance)' : ''}`, () => {
+    const w = new ImageWriter(dir, prestart ? { hashWorker: 'pieces' } : {});
+    const size = 3 * 32 * MIB + 5 * 4096;
+    const img = w.openRawShared('pages-1.img', size);
+    const other = fs.openSync(path.join(dir, 'pages-1.img'), 'r+');
+    let off = 0;
+    for (let seed = 1; off < size; seed++) {
+      const n = Math.min(size - off, (seed % 2 ? 7 : 13) * MIB);
+      const chunk = Buffer.alloc(n, seed);
+      // Some parts are written by cryo itself, the rest through another descriptor.
+      if (seed % 3 === 0) img.writeAt(chunk, off);
+      else fs.writeSync(other, chunk, 0, n, off);
+      off += n;
+      img.written(off);
+    }
+    fs.closeSync(other);
+    img.close();
+    w.finish();
+    assert.deepEqual(manifestEntry('pages-1.img'), fileListing('pages-1.img'));
+  });
+}
+
+test('a raw image written by someone else: too short is an error; discarded, it is gone and its name free', () => {
+  const w = new ImageWriter(dir, { hashWorker: 'pieces' });
+  const img = w.openRawShared('pages-1.img', 40 * MIB);
+  img.writeAt(Buffer.alloc(MIB, 1), 0);
+  img.written(MIB);
+  assert.throws(() => img.close(), /1048576 bytes written, 41943040 expected/);
+  const again = w.openRawShared('pages-2.img', 8192);
+  again.discard();
+  assert.equal(fs.existsSync(path.join(dir, 'pages-2.img')), false);
+  const third = w.openRawShared('pages-2.img', 8192);
+  third.writeAt(Buffer.alloc(8192, 7), 0);
+  third.close();
+  w.abort();
 });
