@@ -236,6 +236,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     images.writeStats('dump', criuDumpStats(stats));
     // The inventory goes last: with the manifest it marks a complete dump.
     images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod }]);
+    await images.settle();
     images.finish();
     log.debug('images written');
     try {

@@ -403,7 +403,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     for (const b of building) if (!b.lp.zombie) await restoreProcess(ctx, b, fdTablesDone);
     releaseMemfds(ctx);
     for (const b of building) if (!b.lp.zombie) finishProcess(ctx, b);
-    pagesHashes.wait();
+    await pagesHashes.wait();
     closeOwnFds(ctx);
     const zombies = building.filter((b) => b.lp.zombie);
     for (const b of zombies) exitAsZombie(b);

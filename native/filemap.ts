@@ -11,6 +11,8 @@ const MAP_FAILED = 0xffffffffffffffffn;
 export interface MappedFile extends Disposable {
   /** The file's first `len` bytes; touching them after unmap() or past the file's end faults. */
   readonly bytes: ArrayBuffer;
+  /** Where it is mapped in cryo (for native calls on it). */
+  readonly address: bigint;
   unmap(): void;
 }
 
@@ -25,7 +27,7 @@ export function mapFile(fd: number, len: number, offset = 0): MappedFile {
     mapped = false;
     sys.munmapPtr(ptr, len);
   };
-  return { bytes: viewOf(ptr, len), unmap, [Symbol.dispose]: unmap };
+  return { bytes: viewOf(ptr, len), address: pointerAddress(ptr), unmap, [Symbol.dispose]: unmap };
 }
 
 const PROT_WRITE = 2;
@@ -52,5 +54,5 @@ export function mapFileForWriting(fd: number, len: number): MappedFile {
     unmap();
     throw new SyscallError('madvise', errno, `MADV_POPULATE_WRITE, fd ${fd}, ${len} bytes`);
   }
-  return { bytes: viewOf(ptr, len), unmap, [Symbol.dispose]: unmap };
+  return { bytes: viewOf(ptr, len), address: pointerAddress(ptr), unmap, [Symbol.dispose]: unmap };
 }

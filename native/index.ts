@@ -12,3 +12,4 @@ export * from './fhandle.ts';
 export * from './inet.ts';
 export * from './ipc.ts';
 export { mapFile, mapFileForWriting, type MappedFile } from './filemap.ts';
+export { sha256InBackground, sha256InBackgroundAvailable } from './sha256.ts';

@@ -102,3 +102,21 @@ export function pointerAddress(ptr: unknown): bigint {
 export function viewOf(ptr: unknown, len: number): ArrayBuffer {
   return koffi.view(ptr, len);
 }
+
+/**
+ * OpenSSL's one-shot EVP_Digest and its SHA-256 method, from the system's libcrypto (loaded on
+ * first use; null when it isn't installed): hashing that can run on libuv's thread pool.
+ */
+let crypto: { digest: (data: Int, count: number, md: Int, size: Int, type: unknown, impl: null) => number; sha256: unknown } | null | undefined;
+export function libcrypto(): typeof crypto {
+  if (crypto !== undefined) return crypto;
+  try {
+    const lib = koffi.load('libcrypto.so.3');
+    const sha256 = lib.func('void *EVP_sha256(void)')();
+    const digest = lib.func('int EVP_Digest(uintptr_t data, size_t count, uintptr_t md, uintptr_t size, void *type, void *impl)');
+    crypto = { digest, sha256 };
+  } catch {
+    crypto = null;
+  }
+  return crypto;
+}

@@ -1,9 +1,11 @@
 // Hashing the images as the manifest lists them (piece-hash.ts), off the main thread where it
 // pays: RingHasher while a dump writes a large raw image, FileHasher for files that exist
 // already, InlineHasher for small raw images.
+import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ImageError, InternalError } from '../../errors.ts';
+import { mapFile, sha256InBackground, sha256InBackgroundAvailable } from '../../native/index.ts';
 import { PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
 
 /** Most pieces a raw image written by a dump may have (1 TiB): room in RingHasher's shared memory. */
@@ -233,6 +235,90 @@ export class FileHasher {
     this.written(this.#size);
     for (const w of this.#workers) w.wait();
     return digestsOf(this.#digests, 0, this.#count);
+  }
+}
+
+/**
+ * Hashes a file's pieces on libuv's thread pool (the system's OpenSSL, through koffi), each in
+ * place from a read-only mapping: as soon as it is written (`follow`: a dump's pages, written by
+ * the task) or all at once. Every core hashes and there is no worker thread to start (~35 ms of
+ * CPU each), but the digests come back through the event loop: settled() must be awaited before
+ * finish(). available() says whether the system has the library (else: FileHasher).
+ */
+export class PoolHasher {
+  readonly #file: string;
+  readonly #fd: number;
+  readonly #size: number;
+  readonly #pieceBytes: number;
+  readonly #count: number;
+  readonly #digests: (Buffer | undefined)[];
+  readonly #jobs: Promise<void>[] = [];
+  #next = 0;
+  #error: unknown;
+  #closing = false;
+
+  /** CRYO_POOL_HASH=0 (tests) makes cryo use the worker threads instead. */
+  static available(): boolean {
+    return process.env.CRYO_POOL_HASH !== '0' && sha256InBackgroundAvailable();
+  }
+
+  constructor(file: string, size: number, pieceBytes = PIECE_BYTES, opts: { follow?: boolean } = {}) {
+    this.#file = file;
+    this.#fd = fs.openSync(file, 'r');
+    this.#size = size;
+    this.#pieceBytes = pieceBytes;
+    this.#count = pieceCount(size, pieceBytes);
+    if (this.#count > MAX_PIECES) throw new ImageError(`${file}: more than ${MAX_PIECES} pieces of ${pieceBytes} bytes: too large to list in the manifest`);
+    this.#digests = new Array<Buffer | undefined>(this.#count);
+    if (!opts.follow) this.written(size);
+  }
+
+  /** The first `bytes` of the file are written: their complete pieces go to the pool. */
+  written(bytes: number): void {
+    const upto = bytes >= this.#size ? this.#count : Math.floor(bytes / this.#pieceBytes);
+    for (; this.#next < upto; this.#next++) this.#submit(this.#next);
+  }
+
+  #submit(p: number): void {
+    const from = p * this.#pieceBytes;
+    const len = Math.min(this.#pieceBytes, this.#size - from);
+    if (len <= 0) {
+      this.#digests[p] = new PieceHash().finish()[0]!; // an empty file: one empty piece
+      return;
+    }
+    const map = mapFile(this.#fd, len, from);
+    this.#jobs.push(
+      sha256InBackground(map.address, len).then(
+        (d) => void (this.#digests[p] = d),
+        (e: unknown) => void (this.#error ??= e),
+      ).finally(() => map.unmap()),
+    );
+  }
+
+  /** Every piece submitted and hashed (the mappings are gone once it resolves). */
+  async settled(): Promise<void> {
+    this.written(this.#size);
+    await Promise.all(this.#jobs);
+    this.#close();
+  }
+
+  /** No more pieces; those on the pool finish on their own (a pool job can't be stopped). */
+  cancel(): void {
+    this.#next = this.#count;
+    void Promise.all(this.#jobs).then(() => this.#close());
+  }
+
+  #close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    fs.closeSync(this.#fd);
+  }
+
+  /** The digests, once settled(). */
+  finish(): string[] {
+    if (this.#error) throw new InternalError(`${this.#file}: hashing failed: ${(this.#error as Error).message}`);
+    if (this.#digests.some((d) => d === undefined)) throw new InternalError(`${this.#file}: digests asked for before they were settled`);
+    return this.#digests.map((d) => d!.toString('hex'));
   }
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ImageError, InternalError } from '../../errors.ts';
 import { mapFileForWriting, type MappedFile } from '../../native/index.ts';
 import type { Entry } from './codec.ts';
-import { FileHasher, InlineHasher, RingHasher } from './hashing.ts';
+import { FileHasher, InlineHasher, PoolHasher, RingHasher } from './hashing.ts';
 import { hashFilePieces, PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
 import { decodeImage, encodeImage } from './image-file.ts';
 import type { DecodedImage } from './image-file.ts';
@@ -106,10 +106,19 @@ const DEFERRED_HASH_BYTES = 16 * 1024 * 1024;
 
 /** The hashes verifyDeferred() left running: wait() before anything restored may run. */
 export interface PendingHashes {
-  /** Waits for every hash; ImageError on the first mismatch. */
-  wait(): void;
+  /** Resolves once every hash is checked; rejects with ImageError on the first mismatch. */
+  wait(): Promise<void>;
   /** Stops the hashing (the restore failed anyway). */
   cancel(): void;
+}
+
+/**
+ * A large file's pieces hashed in the background: on the thread pool where the system has
+ * OpenSSL (PoolHasher), else on worker threads (FileHasher). `follow`: still being written.
+ */
+function hashInBackground(file: string, size: number, pieceBytes = PIECE_BYTES, opts: { follow?: boolean; prestarted?: FileHasher; workers?: boolean } = {}): PoolHasher | FileHasher {
+  if (!opts.workers && PoolHasher.available()) return new PoolHasher(file, size, pieceBytes, { follow: opts.follow });
+  return opts.prestarted?.attach(file, size, { follow: opts.follow }) ?? FileHasher.start(file, size, pieceBytes, { follow: opts.follow });
 }
 
 class RawFile implements RawImageFile, Disposable {
@@ -212,8 +221,10 @@ export class ImageWriter {
   readonly #copyAhead: boolean;
   #idleHasher: RingHasher | undefined;
   #idlePieces: FileHasher | undefined;
-  /** Hash workers following a file still being written: stopped if the dump fails. */
-  readonly #following = new Set<FileHasher>();
+  /** Hashers following a file still being written: stopped if the dump fails. */
+  readonly #following = new Set<FileHasher | PoolHasher>();
+  /** Hashers on the thread pool, whose digests settle() waits for. */
+  readonly #pooled = new Set<PoolHasher>();
   #finished = false;
 
   /**
@@ -227,7 +238,8 @@ export class ImageWriter {
     this.dir = dir;
     this.#copyAhead = opts.copyAhead ?? false;
     if (opts.hashWorker === 'ring') this.#idleHasher = new RingHasher();
-    if (opts.hashWorker === 'pieces') this.#idlePieces = FileHasher.prestart();
+    // Nothing to start when the thread pool can hash (PoolHasher).
+    if (opts.hashWorker === 'pieces' && !PoolHasher.available()) this.#idlePieces = FileHasher.prestart();
     fs.mkdirSync(dir, { recursive: true });
     // A stale manifest would vouch for a half-written new dump, and stale images of an earlier
     // dump into the same directory would be mixed into this one: a new dump replaces them.
@@ -286,8 +298,9 @@ export class ImageWriter {
     const file = path.join(this.dir, fileName);
     const fd = fs.openSync(file, 'w', 0o600);
     this.#open.add(fileName);
-    const hasher = this.#idlePieces?.attach(file, bytes, { follow: true }) ?? FileHasher.start(file, bytes, PIECE_BYTES, { follow: true });
+    const hasher = hashInBackground(file, bytes, PIECE_BYTES, { follow: true, prestarted: this.#idlePieces });
     this.#idlePieces = undefined;
+    if (hasher instanceof PoolHasher) this.#pooled.add(hasher);
     this.#following.add(hasher);
     let over = false;
     const end = (): void => {
@@ -312,6 +325,7 @@ export class ImageWriter {
         end();
         hasher.cancel();
         this.#following.delete(hasher);
+        if (hasher instanceof PoolHasher) this.#pooled.delete(hasher);
         fs.rmSync(file, { force: true });
       },
     };
@@ -379,7 +393,8 @@ export class ImageWriter {
         fs.truncateSync(file, size);
         fs.renameSync(file, path.join(this.dir, name));
         this.#open.delete(name);
-        const hasher = FileHasher.start(path.join(this.dir, name), size);
+        const hasher = hashInBackground(path.join(this.dir, name), size);
+        if (hasher instanceof PoolHasher) this.#pooled.add(hasher);
         this.#hashing.set(name, { size, digests: () => hasher.finish() });
       },
       discard: () => {
@@ -388,6 +403,11 @@ export class ImageWriter {
         if (name !== undefined) this.#open.delete(name);
       },
     };
+  }
+
+  /** Waits for the digests hashed on the thread pool (PoolHasher): before finish(). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.#pooled].map((h) => h.settled()));
   }
 
   /** A failed dump: stops the hash workers; no manifest is written. */
@@ -399,6 +419,7 @@ export class ImageWriter {
     this.#idlePieces = undefined;
     for (const h of this.#following) h.cancel();
     this.#following.clear();
+    this.#pooled.clear();
     this.#hashing.clear();
   }
 
@@ -506,13 +527,13 @@ export class ImageReader {
    * Checks the dump against its manifest: every listed file present with its size and sha256,
    * and no unlisted .img file (stats-restore and logs are not images). Cheap checks first, hashes last.
    */
-  verify(): void {
-    this.verifyDeferred().wait();
+  async verify(): Promise<void> {
+    await this.#verify({ pool: true }).wait();
   }
 
   /**
-   * verify(), except that the files of DEFERRED_HASH_BYTES or more (the pages) are hashed on
-   * worker threads while the caller goes on: restore starts rebuilding the tasks meanwhile and
+   * verify(), except that the files of DEFERRED_HASH_BYTES or more (the pages) are hashed in the
+   * background (hashInBackground) while the caller goes on: restore starts rebuilding the tasks meanwhile and
    * calls wait() before any of them may run. Sizes, the listing and small files (every image that
    * is decoded) are checked before this returns.
    *
@@ -520,8 +541,15 @@ export class ImageReader {
    * same device, inode, mtime and ctime now, was not copied, moved in or written since the dump
    * hashed it, and is not hashed again (its size is still checked). Copies, transfers and edits
    * all get a new inode or ctime, and are hashed.
+   *
+   * The hashing runs on worker threads, not libuv's pool: restore uses the pool to fill pages
+   * meanwhile, and its jobs would queue behind the hashes.
    */
   verifyDeferred(opts: { trustUnchanged?: boolean } = {}): PendingHashes & { readonly trusted: readonly string[] } {
+    return this.#verify(opts);
+  }
+
+  #verify(opts: { trustUnchanged?: boolean; pool?: boolean }): PendingHashes & { readonly trusted: readonly string[] } {
     const manifest = readManifest(this.dir);
     const files = Object.entries(manifest.files);
     const w = manifest.written;
@@ -549,13 +577,13 @@ export class ImageReader {
     }
     const mismatch = (name: string): ImageError => new ImageError(`${name}: sha256 mismatch (image corrupted?)`);
     const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-    const pending: { name: string; want: readonly string[]; hasher: FileHasher }[] = [];
+    const pending: { name: string; want: readonly string[]; hasher: FileHasher | PoolHasher }[] = [];
     try {
       for (const [name, f] of files) {
         if (trusted.includes(name)) continue;
         const want = wantedDigests(f);
         if (f.size >= DEFERRED_HASH_BYTES) {
-          const hasher = FileHasher.start(this.path(name), f.size, want.pieceBytes);
+          const hasher = hashInBackground(this.path(name), f.size, want.pieceBytes, { workers: !opts.pool });
           pending.push({ name, want: want.digests, hasher });
         } else if (!same(hashFilePieces(this.path(name), want.pieceBytes), want.digests)) throw mismatch(name);
       }
@@ -565,8 +593,9 @@ export class ImageReader {
     }
     return {
       trusted,
-      wait: () => {
+      wait: async () => {
         for (const [i, p] of pending.entries()) {
+          if (p.hasher instanceof PoolHasher) await p.hasher.settled();
           if (same(p.hasher.finish(), p.want)) continue;
           for (const q of pending.slice(i + 1)) q.hasher.cancel();
           throw mismatch(p.name);
@@ -628,8 +657,8 @@ export class ImageReader {
  * Checks an images directory against its manifest, hashing every file (large ones on one worker
  * per core): ImageError naming the first missing, extra, truncated or corrupted file.
  */
-export function verifyImages(dir: string): void {
-  new ImageReader(dir).verify();
+export async function verifyImages(dir: string): Promise<void> {
+  await new ImageReader(dir).verify();
 }
 
 /** Decodes any CRIU image file, the kind taken from its magic. */

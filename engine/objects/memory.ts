@@ -409,6 +409,7 @@ function writePagesByTask(ctx: DumpContext, pid: number, name: string, runs: rea
       rp.restoreAll();
     }
     const t1 = performance.now();
+    ctx.log.debug(`${pid}: helper thread ${helper.tid} writes the pages (the task's own threads are back as they were)`);
     const writer = new TaskPageWriter(pid, helper, scratch, taskFd, image, name);
     let done = 0;
     for (const r of runs) {

@@ -1,7 +1,7 @@
 // A large process writes its own pages into the pages image at dump, from a helper thread cryo
 // starts in it: killed cryo, limits that make cryo copy the pages itself instead.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,6 +10,19 @@ import { tmpDir } from '../helpers/tmp.ts';
 
 const threadsOf = (pid: number): string[] => readdirSync(`/proc/${pid}/task`);
 
+/**
+ * Waits until the dump's log says the helper thread writes the pages — the task's own threads are
+ * then put back (while the helper is being started, the leader is in the middle of an injected
+ * clone3, the same short window as every injected syscall) — and the helper is there.
+ */
+async function helperWriting(pid: number, log: string, cryo: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const writing = (): boolean => existsSync(log) && /helper thread \d+ writes the pages/.test(readFileSync(log, 'utf8'));
+  while (!writing() && cryo.exitCode === null && Date.now() < deadline) await sleep(1);
+  assert.ok(writing(), 'the dump ended (or took too long) before the helper wrote the pages');
+  assert.equal(threadsOf(pid).length, 2, 'the helper thread is in the task');
+}
+
 test('cryo killed while the task writes its pages: the helper thread exits by itself, the task runs on', async (t) => {
   const dir = tmpDir('cryo-e2e-helper-kill', t);
   const c = await startCounter(dir, t, 1024); // 1 GiB: the helper writes for a while
@@ -17,10 +30,7 @@ test('cryo killed while the task writes its pages: the helper thread exits by it
   const pid = c.target.pid;
   assert.deepEqual(threadsOf(pid), [String(pid)]);
   const cryo = spawnCryo(['dump', '-t', String(pid), '-D', join(dir, 'img'), '-v4', '-o', 'dump.log'], t);
-  // The helper is a second thread in the task: kill cryo as soon as it shows.
-  const deadline = Date.now() + 20_000;
-  while (threadsOf(pid).length < 2 && cryo.exitCode === null && Date.now() < deadline) await sleep(1);
-  assert.equal(threadsOf(pid).length, 2, 'no helper thread was seen before the dump ended');
+  await helperWriting(pid, join(dir, 'img', 'dump.log'), cryo);
   cryo.kill('SIGKILL');
   assert.equal((await cryo.done).signal, 'SIGKILL');
   for (let i = 0; i < 200 && threadsOf(pid).length > 1; i++) await sleep(10);
@@ -38,9 +48,7 @@ test('SIGTERM while the task writes its pages: the dump stops after them, exit 1
   const fds = readdirSync(`/proc/${pid}/fd`).sort();
   const img = join(dir, 'img');
   const cryo = spawnCryo(['dump', '-t', String(pid), '-D', img, '-v4', '-o', 'dump.log'], t);
-  const deadline = Date.now() + 20_000;
-  while (threadsOf(pid).length < 2 && cryo.exitCode === null && Date.now() < deadline) await sleep(1);
-  assert.equal(threadsOf(pid).length, 2, 'no helper thread was seen before the dump ended');
+  await helperWriting(pid, join(img, 'dump.log'), cryo);
   cryo.kill('SIGTERM');
   assert.equal((await cryo.done).code, 130);
   assert.match(cryoOutput(cryo), /cancelled by SIGTERM: the tasks run on as before/);

@@ -24,7 +24,7 @@ for (const ext of ['tar', 'tar.gz']) {
     fakeImages(join(dir, 'src'));
     await packImages(join(dir, 'src'), join(dir, `a.${ext}`));
     await unpackImages(join(dir, `a.${ext}`), join(dir, 'out'));
-    verifyImages(join(dir, 'out'));
+    await verifyImages(join(dir, 'out'));
     assert.deepEqual(readFileSync(join(dir, 'out', 'pages-1.img')), readFileSync(join(dir, 'src', 'pages-1.img')));
   });
 }
@@ -39,7 +39,7 @@ test('a flipped byte or a truncation is an ImageError naming the file', async (t
   flipped[at + 10] ^= 1;
   writeFileSync(join(dir, 'b.tar'), flipped);
   await unpackImages(join(dir, 'b.tar'), join(dir, 'b'));
-  assert.throws(() => verifyImages(join(dir, 'b')), (e: unknown) => e instanceof ImageError && /pages-1\.img: sha256 mismatch/.test(e.message));
+  await assert.rejects(verifyImages(join(dir, 'b')), (e: unknown) => e instanceof ImageError && /pages-1\.img: sha256 mismatch/.test(e.message));
   writeFileSync(join(dir, 'c.tar'), buf.subarray(0, 2048));
   await assert.rejects(unpackImages(join(dir, 'c.tar'), join(dir, 'c')), (e: unknown) => e instanceof ImageError && /truncated/.test(e.message));
   const header = Buffer.from(buf);
@@ -69,7 +69,7 @@ steps:
   const r = await runWorkflow(ship, { engine });
   assert.equal(r.ok, true, String((r.error as Error | undefined)?.message));
   assert.equal(r.steps[1]!.outputs.dir, join(dir, 'copy'));
-  verifyImages(join(dir, 'copy'));
+  await verifyImages(join(dir, 'copy'));
   const gz = readFileSync(join(dir, 'out/images.tar.gz'));
   gz[Math.floor(gz.length / 2)] ^= 0xff;
   writeFileSync(join(dir, 'out/images.tar.gz'), gz);

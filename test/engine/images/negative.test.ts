@@ -44,9 +44,9 @@ function imageError(pattern: RegExp): (e: unknown) => boolean {
   };
 }
 
-test('a complete dump verifies and reads back', () => {
+test('a complete dump verifies and reads back', async () => {
   const r = smallDump();
-  r.verify();
+  await r.verify();
   assert.deepEqual(r.read('PSTREE'), PSTREE);
   assert.deepEqual(r.read('STATS', 'dump'), [{ dump: DUMP_STATS }]);
   assert.deepEqual(r.list(), ['fs-42.img', 'manifest.json', 'pages-1.img', 'pstree.img', 'stats-dump']);
@@ -57,7 +57,7 @@ test('a complete dump verifies and reads back', () => {
   assert.equal(manifest.files['pages-1.img'].size, PAGES.length);
 });
 
-test('bad magic', () => {
+test('bad magic', async () => {
   const buf = pstreeBytes();
   buf.writeUInt32LE(0x12345678, 4);
   assert.throws(() => decodeImage(buf, 'pstree.img', 'PSTREE'), imageError(/^pstree\.img: bad magic 0x54564319 0x12345678, expected 0x54564319 0x50273030 \(PSTREE\)/));
@@ -66,88 +66,88 @@ test('bad magic', () => {
   assert.throws(() => decodeImageFile(path.join(dir, 'pstree.img')), imageError(/pstree\.img: unknown magic 0x12345678/));
 });
 
-test('an image of another kind is refused', () => {
+test('an image of another kind is refused', async () => {
   assert.throws(() => decodeImage(pstreeBytes(), 'core-1.img', 'CORE'), imageError(/^core-1\.img: bad magic .*not a CORE image/));
 });
 
-test('truncated entry: size says more than the file has', () => {
+test('truncated entry: size says more than the file has', async () => {
   const buf = pstreeBytes().subarray(0, -1);
   assert.throws(() => decodeImage(buf, 'pstree.img', 'PSTREE'), imageError(/^pstree\.img: entry at byte 8 needs 10 bytes, only 9 left \(truncated\?\)/));
 });
 
-test('truncated size field', () => {
+test('truncated size field', async () => {
   const buf = Buffer.concat([pstreeBytes(), Buffer.from([1, 0])]);
   assert.throws(() => decodeImage(buf, 'pstree.img', 'PSTREE'), imageError(/^pstree\.img: truncated entry size at byte 22 \(2 of 4 bytes\)/));
 });
 
-test('truncated header and empty file', () => {
+test('truncated header and empty file', async () => {
   assert.throws(() => decodeImage(Buffer.alloc(0), 'pstree.img', 'PSTREE'), imageError(/^pstree\.img: truncated magic at byte 0/));
   assert.throws(() => decodeImage(pstreeBytes().subarray(0, 6), 'pstree.img', 'PSTREE'), imageError(/^pstree\.img: truncated image magic at byte 4/));
 });
 
-test('garbage inside an entry names the offset and the message', () => {
+test('garbage inside an entry names the offset and the message', async () => {
   const buf = pstreeBytes();
   buf.fill(0xff, 12);
   assert.throws(() => decodeImage(buf, 'pstree.img', 'PSTREE'), imageError(/^pstree\.img: entry at byte 8: bad pstree_entry: /));
 });
 
-test('truncated payload', () => {
+test('truncated payload', async () => {
   const buf = Buffer.concat(encodeImage('PIPES_DATA', [{ pipe_id: 1, bytes: 5 }], [Buffer.from('hello')], 'pipes-data.img')).subarray(0, -2);
   assert.throws(() => decodeImage(buf, 'pipes-data.img', 'PIPES_DATA'), imageError(/^pipes-data\.img: payload at byte 16 needs 5 bytes, only 3 left/));
 });
 
-test('flipped byte in pages-1.img: verify names it', () => {
+test('flipped byte in pages-1.img: verify names it', async () => {
   const r = smallDump();
   const file = path.join(dir, 'pages-1.img');
   const buf = fs.readFileSync(file);
   buf[5000] ^= 1;
   fs.writeFileSync(file, buf);
-  assert.throws(() => r.verify(), imageError(/^pages-1\.img: sha256 mismatch \(image corrupted\?\)$/));
+  await assert.rejects(r.verify(), imageError(/^pages-1\.img: sha256 mismatch \(image corrupted\?\)$/));
 });
 
-test('truncated file: verify reports sizes', () => {
+test('truncated file: verify reports sizes', async () => {
   const r = smallDump();
   fs.truncateSync(path.join(dir, 'pages-1.img'), 4096);
-  assert.throws(() => r.verify(), imageError(/^pages-1\.img: size 4096, manifest says 12288 \(truncated\?\)$/));
+  await assert.rejects(r.verify(), imageError(/^pages-1\.img: size 4096, manifest says 12288 \(truncated\?\)$/));
 });
 
-test('missing file', () => {
+test('missing file', async () => {
   const r = smallDump();
   fs.rmSync(path.join(dir, 'fs-42.img'));
-  assert.throws(() => r.verify(), imageError(/^fs-42\.img: missing \(listed in manifest\.json\)$/));
+  await assert.rejects(r.verify(), imageError(/^fs-42\.img: missing \(listed in manifest\.json\)$/));
   assert.throws(() => r.read('FS', 42), imageError(/^fs-42\.img: missing$/));
   assert.equal(r.readOptional('FS', 42), undefined);
 });
 
-test('extra .img file not in the manifest', () => {
+test('extra .img file not in the manifest', async () => {
   const r = smallDump();
   fs.writeFileSync(path.join(dir, 'core-7.img'), pstreeBytes());
-  assert.throws(() => r.verify(), imageError(/^core-7\.img: not listed in manifest\.json/));
+  await assert.rejects(r.verify(), imageError(/^core-7\.img: not listed in manifest\.json/));
 });
 
-test('missing manifest: not a complete cryo dump', () => {
+test('missing manifest: not a complete cryo dump', async () => {
   const r = smallDump();
   fs.rmSync(path.join(dir, 'manifest.json'));
-  assert.throws(() => r.verify(), imageError(/not a complete cryo dump/));
+  await assert.rejects(r.verify(), imageError(/not a complete cryo dump/));
 });
 
-test('a new dump into the same directory drops the old manifest until it finishes', () => {
+test('a new dump into the same directory drops the old manifest until it finishes', async () => {
   smallDump().verify();
   const w = new ImageWriter(dir);
   w.write('PSTREE', PSTREE);
-  assert.throws(() => new ImageReader(dir).verify(), imageError(/not a complete cryo dump/));
+  await assert.rejects(new ImageReader(dir).verify(), imageError(/not a complete cryo dump/));
   w.finish();
 });
 
-test('stats-restore and logs written after the dump do not upset verify', () => {
+test('stats-restore and logs written after the dump do not upset verify', async () => {
   const r = smallDump();
   writeRestoreStats(dir, RESTORE_STATS);
   fs.writeFileSync(path.join(dir, 'restore.log'), 'hello\n');
-  r.verify();
+  await r.verify();
   assert.deepEqual(r.read('STATS', 'restore'), [{ restore: RESTORE_STATS }]);
 });
 
-test('kinds without a schema yet are recognised and refused clearly', () => {
+test('kinds without a schema yet are recognised and refused clearly', async () => {
   const u32 = (n: number): Buffer => {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(n);
@@ -158,7 +158,7 @@ test('kinds without a schema yet are recognised and refused clearly', () => {
   assert.throws(() => decodeImageFile(path.join(dir, 'bpfmap-file.img')), imageError(/bpfmap-file\.img: BPFMAP_FILE entries \(bpfmap_file_entry\) are not described in schemas\/criu yet/));
 });
 
-test('bad objects are refused on encode', () => {
+test('bad objects are refused on encode', async () => {
   const enc = (kind: 'PSTREE' | 'MM' | 'PIPES_DATA' | 'FILES', entries: object[], payloads?: Buffer[]) => () =>
     encodeImage(kind, entries, payloads, 'x.img');
   const internal = (pattern: RegExp) => (e: unknown) => e instanceof InternalError && pattern.test(e.message);
@@ -174,7 +174,7 @@ test('bad objects are refused on encode', () => {
   assert.throws(enc('PSTREE', PSTREE, [Buffer.from('hi')]), internal(/PSTREE entries carry no payload/));
 });
 
-test('writer misuse is an InternalError', () => {
+test('writer misuse is an InternalError', async () => {
   const w = new ImageWriter(dir);
   w.write('PSTREE', PSTREE);
   assert.throws(() => w.write('PSTREE', PSTREE), InternalError);

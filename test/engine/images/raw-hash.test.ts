@@ -44,7 +44,7 @@ const CASES = [
 ] as const;
 
 for (const [label, expectedBytes, copyAhead] of CASES) {
-  test(`raw image hashed (${label}): own buffers, partly filled, and foreign buffers of any size`, () => {
+  test(`raw image hashed (${label}): own buffers, partly filled, and foreign buffers of any size`, async () => {
     const w = new ImageWriter(dir, { copyAhead });
     const out = w.openRaw('pages-1.img', { expectedBytes });
     let seed = 1;
@@ -62,11 +62,11 @@ for (const [label, expectedBytes, copyAhead] of CASES) {
     const size = fs.statSync(path.join(dir, 'pages-1.img')).size;
     assert.ok(size > 64 * MIB, `${size} bytes: more than two pieces`);
     assert.deepEqual(manifestEntry('pages-1.img'), fileListing('pages-1.img'));
-    new ImageReader(dir).verify();
+    await new ImageReader(dir).verify();
   });
 }
 
-test('a raw image of exactly two pieces lists two; one of a piece and a byte, two; one of a piece, a plain sha256', () => {
+test('a raw image of exactly two pieces lists two; one of a piece and a byte, two; one of a piece, a plain sha256', async () => {
   for (const size of [64 * MIB, 32 * MIB + 1, 32 * MIB]) {
     const w = new ImageWriter(dir, { hashWorker: 'ring' });
     const out = w.openRaw('pages-1.img', { expectedBytes: size });
@@ -76,11 +76,11 @@ test('a raw image of exactly two pieces lists two; one of a piece and a byte, tw
     const want = fileListing('pages-1.img') as { sha256_pieces?: string[] };
     assert.equal(want.sha256_pieces?.length ?? 1, size > 32 * MIB ? 2 : 1);
     assert.deepEqual(manifestEntry('pages-1.img'), want);
-    new ImageReader(dir).verifyDeferred().wait();
+    await new ImageReader(dir).verifyDeferred().wait();
   }
 });
 
-test('a byte flipped in any piece is caught; a manifest of version 1 (one sha256 for a large file) is still read', () => {
+test('a byte flipped in any piece is caught; a manifest of version 1 (one sha256 for a large file) is still read', async () => {
   const w = new ImageWriter(dir);
   const out = w.openRaw('pages-1.img', { expectedBytes: 256 * MIB });
   for (let i = 0; i < 100; i++) out.write(Buffer.alloc(MIB, i)); // 4 pieces, hashed by one worker per core at restore
@@ -97,37 +97,37 @@ test('a byte flipped in any piece is caught; a manifest of version 1 (one sha256
   };
   for (const at of [5, 40 * MIB + 3, 100 * MIB - 1]) {
     flip(at);
-    assert.throws(() => new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/, `byte ${at}`);
+    await assert.rejects(new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/, `byte ${at}`);
     flip(at);
   }
-  new ImageReader(dir).verifyDeferred().wait();
+  await new ImageReader(dir).verifyDeferred().wait();
   const manifestPath = path.join(dir, 'manifest.json');
   const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
   assert.equal(manifest.version, 2);
   const whole = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   fs.writeFileSync(manifestPath, JSON.stringify({ ...manifest, version: 1, files: { ...manifest.files, 'pages-1.img': { size: 100 * MIB, sha256: whole } } }));
-  new ImageReader(dir).verifyDeferred().wait();
+  await new ImageReader(dir).verifyDeferred().wait();
   flip(77 * MIB);
-  assert.throws(() => new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/);
+  await assert.rejects(new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/);
   const cut = manifest.files['pages-1.img'].sha256_pieces.slice(1);
   fs.writeFileSync(manifestPath, JSON.stringify({ ...manifest, files: { ...manifest.files, 'pages-1.img': { ...manifest.files['pages-1.img'], sha256_pieces: cut } } }));
   assert.throws(() => new ImageReader(dir).verifyDeferred(), /manifest\.json: bad entry for pages-1\.img/);
 });
 
-test('a large raw image is verified in the background at restore, and a flipped byte is caught', () => {
+test('a large raw image is verified in the background at restore, and a flipped byte is caught', async () => {
   const w = new ImageWriter(dir);
   const out = w.openRaw('pages-1.img', { expectedBytes: 256 * 1024 * 1024 });
   out.write(Buffer.alloc(20 * 1024 * 1024, 7)); // ≥ 16 MiB: hashed by a worker at restore
   out.close();
   w.finish();
-  new ImageReader(dir).verifyDeferred().wait();
+  await new ImageReader(dir).verifyDeferred().wait();
   const fd = fs.openSync(path.join(dir, 'pages-1.img'), 'r+');
   fs.writeSync(fd, Buffer.from([8]), 0, 1, 12345678);
   fs.closeSync(fd);
-  assert.throws(() => new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/);
+  await assert.rejects(new ImageReader(dir).verifyDeferred().wait(), /pages-1\.img: sha256 mismatch/);
 });
 
-test('pages this boot wrote and nobody touched since are trusted at restore; copies, edits, another boot are hashed', () => {
+test('pages this boot wrote and nobody touched since are trusted at restore; copies, edits, another boot are hashed', async () => {
   const w = new ImageWriter(dir);
   const out = w.openRaw('pages-1.img', { expectedBytes: 256 * 1024 * 1024 });
   out.write(Buffer.alloc(20 * 1024 * 1024, 7));
@@ -137,26 +137,26 @@ test('pages this boot wrote and nobody touched since are trusted at restore; cop
   const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
   assert.equal(manifest.written.boot_id, fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
   assert.deepEqual(Object.keys(manifest.written.files), ['pages-1.img'], 'only large files are stamped');
-  const check = (trustUnchanged: boolean): readonly string[] => {
+  const check = async (trustUnchanged: boolean): Promise<readonly string[]> => {
     const p = new ImageReader(dir).verifyDeferred({ trustUnchanged });
-    p.wait();
+    await p.wait();
     return p.trusted;
   };
-  assert.deepEqual(check(true), ['pages-1.img']);
-  assert.deepEqual(check(false), [], 'without trustUnchanged (--verify-images) everything is hashed');
+  assert.deepEqual(await check(true), ['pages-1.img']);
+  assert.deepEqual(await check(false), [], 'without trustUnchanged (--verify-images) everything is hashed');
 
   // Another boot (or host): hashed.
   fs.writeFileSync(manifestPath, JSON.stringify({ ...manifest, written: { ...manifest.written, boot_id: 'another-boot' } }));
-  assert.deepEqual(check(true), []);
+  assert.deepEqual(await check(true), []);
   fs.writeFileSync(manifestPath, JSON.stringify(manifest));
-  assert.deepEqual(check(true), ['pages-1.img']);
+  assert.deepEqual(await check(true), ['pages-1.img']);
 
   // A copy keeps mtime (cp -p) but not the inode or ctime: hashed.
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'cryo-rawhash-copy-'));
   try {
     execFileSync('cp', ['-a', `${dir}/.`, copy]);
     const p = new ImageReader(copy).verifyDeferred({ trustUnchanged: true });
-    p.wait();
+    await p.wait();
     assert.deepEqual(p.trusted, []);
   } finally {
     fs.rmSync(copy, { recursive: true, force: true });
@@ -166,22 +166,27 @@ test('pages this boot wrote and nobody touched since are trusted at restore; cop
   const fd = fs.openSync(path.join(dir, 'pages-1.img'), 'r+');
   fs.writeSync(fd, Buffer.from([8]), 0, 1, 12345678);
   fs.closeSync(fd);
-  assert.throws(() => check(true), /pages-1\.img: sha256 mismatch/);
+  await assert.rejects(check(true), /pages-1\.img: sha256 mismatch/);
 
   // What the stamps cannot see (a flip behind the filesystem's back, here faked by stamping the
   // damaged file) only --verify-images finds.
   const st = fs.statSync(path.join(dir, 'pages-1.img'), { bigint: true });
   const stamp = { dev: String(st.dev), ino: String(st.ino), mtime_ns: String(st.mtimeNs), ctime_ns: String(st.ctimeNs) };
   fs.writeFileSync(manifestPath, JSON.stringify({ ...manifest, written: { ...manifest.written, files: { 'pages-1.img': stamp } } }));
-  assert.deepEqual(check(true), ['pages-1.img']);
-  assert.throws(() => check(false), /pages-1\.img: sha256 mismatch/);
+  assert.deepEqual(await check(true), ['pages-1.img']);
+  await assert.rejects(check(false), /pages-1\.img: sha256 mismatch/);
 });
 
 // A raw image another process writes (the task, at dump): the hash workers follow the writer
 // piece by piece; started before the file exists (prestarted) or when it is opened.
-for (const prestart of [true, false]) {
-  test(`a raw image written by someone else is hashed piece by piece as it is written${prestart ? ' (workers started in advance)' : ''}`, () => {
-    const w = new ImageWriter(dir, prestart ? { hashWorker: 'pieces' } : {});
+for (const how of ['thread pool', 'workers started in advance', 'workers'] as const) {
+  test(`a raw image written by someone else is hashed piece by piece as it is written (${how})`, async (t) => {
+    // CRYO_POOL_HASH=0: no OpenSSL on the thread pool, as on a system without libcrypto.so.3.
+    if (how !== 'thread pool') {
+      process.env.CRYO_POOL_HASH = '0';
+      t.after(() => delete process.env.CRYO_POOL_HASH);
+    }
+    const w = new ImageWriter(dir, how === 'workers started in advance' ? { hashWorker: 'pieces' } : {});
     const size = 3 * 32 * MIB + 5 * 4096;
     const img = w.openRawShared('pages-1.img', size);
     const other = fs.openSync(path.join(dir, 'pages-1.img'), 'r+');
@@ -197,12 +202,13 @@ for (const prestart of [true, false]) {
     }
     fs.closeSync(other);
     img.close();
+    await w.settle();
     w.finish();
     assert.deepEqual(manifestEntry('pages-1.img'), fileListing('pages-1.img'));
   });
 }
 
-test('a raw image written by someone else: too short is an error; discarded, it is gone and its name free', () => {
+test('a raw image written by someone else: too short is an error; discarded, it is gone and its name free', async () => {
   const w = new ImageWriter(dir, { hashWorker: 'pieces' });
   const img = w.openRawShared('pages-1.img', 40 * MIB);
   img.writeAt(Buffer.alloc(MIB, 1), 0);
