@@ -238,6 +238,11 @@ export class FileHasher {
   }
 }
 
+/** Whether large images are hashed on the thread pool (PoolHasher), with nothing to start. */
+export function poolHashing(): boolean {
+  return PoolHasher.available();
+}
+
 /**
  * Hashes a file's pieces on libuv's thread pool (the system's OpenSSL, through koffi), each in
  * place from a read-only mapping: as soon as it is written (`follow`: a dump's pages, written by
