@@ -7,8 +7,8 @@
 //   fds and reports ok → kill it.
 // The first run of each case is a warm-up and is not counted. With CRIU_BIN the tools alternate
 // run by run (cryo first on even runs, CRIU first on odd ones) so neither gets the warmer cache.
-// Wall times are of the whole command (cryo: `node bin/cryo.js …`, including Node's start-up;
-// CRIU: the binary), frozen times come from the dump statistics (stats-dump).
+// Wall times are of the whole command (cryo: `bin/cryo …`, the launcher, including Node's
+// start-up; CRIU: the binary), frozen times come from the dump statistics (stats-dump).
 //
 //   node dist/bench/run.js [--quick] [--case NAME]... [--runs N] [--baseline OTHER/bin/cryo.js] [--out DIR]
 //
@@ -112,12 +112,22 @@ interface Tool {
   restoreCmd(dir: string): string[];
 }
 
+/**
+ * How a user runs a cryo build: its launcher (bin/cryo, beside `cli`), or for an older build
+ * without one, `node bin/cryo.js`.
+ */
+function cryoCommand(cli: string): string[] {
+  const launcher = join(dirname(cli), 'cryo');
+  return existsSync(launcher) ? [launcher] : [process.execPath, cli];
+}
+
 function cryoTool(name: 'cryo' | 'base', cli: string): Tool {
+  const cmd = cryoCommand(cli);
   return {
     name,
     label: name === 'cryo' ? 'cryo' : 'baseline',
-    dumpCmd: (pid, dir, r) => [process.execPath, cli, 'dump', '-t', String(pid), '-D', dir, ...(r ? ['-R'] : []), '--json'],
-    restoreCmd: (dir) => [process.execPath, cli, 'restore', '-D', dir, '-d', '--json'],
+    dumpCmd: (pid, dir, r) => [...cmd, 'dump', '-t', String(pid), '-D', dir, ...(r ? ['-R'] : []), '--json'],
+    restoreCmd: (dir) => [...cmd, 'restore', '-D', dir, '-d', '--json'],
   };
 }
 
@@ -147,7 +157,9 @@ interface CmdResult {
 function runCmd(argv: readonly string[], timeoutMs: number): Promise<CmdResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The launcher runs the `node` of PATH: the one running the bench.
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` };
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -624,8 +636,11 @@ async function main(): Promise<void> {
   const bins = buildTargets(cases.map((c) => c.target));
   mkdirSync(opts.out, { recursive: true });
   // Images on the same filesystem as everything else, removed after each run.
-  const startup = await startupMs([process.execPath, CRYO, '--help']);
+  const startup = await startupMs([...cryoCommand(CRYO), '--help']);
   const nodeStartup = await startupMs([process.execPath, '-e', '0']);
+  // Set in some environments (proxies): Node parses that CA bundle at every start.
+  const extraCa = process.env['NODE_EXTRA_CA_CERTS'];
+  const nodeStartupBare = extraCa === undefined ? undefined : await startupMs(['env', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']);
   const scratch = mkdtempSync(join(tmpdir(), 'cryo-bench-'));
   process.stderr.write(`cryo bench: ${cases.map((c) => c.name).join(', ')}; 1 warm-up + ${opts.runs} runs; tools: ${tools.map((t) => t.name).join(', ')}; cryo CLI start-up ${fmtMs(startup)}\n`);
 
@@ -678,7 +693,9 @@ async function main(): Promise<void> {
         ]
       : []),
     `Medians of ${opts.runs} runs after 1 warm-up, (min–max) in the median's unit. **wall**: the whole command` +
-      ` (\`node bin/cryo.js dump|restore …\`, including the CLI's start-up: \`cryo --help\` takes ${fmtMs(startup)}, \`node -e 0\` ${fmtMs(nodeStartup)}); **frozen**: frozen_time from stats-dump;` +
+      ` (\`bin/cryo dump|restore …\`, including the CLI's start-up: \`bin/cryo --help\` takes ${fmtMs(startup)}, \`node -e 0\` ${fmtMs(nodeStartup)}` +
+      (nodeStartupBare === undefined ? '' : `, or ${fmtMs(nodeStartupBare)} without the NODE_EXTRA_CA_CERTS this environment sets (Node parses that CA bundle at start; bin/cryo starts Node without it and gives it back to what cryo runs)`) +
+      '); **frozen**: frozen_time from stats-dump;' +
       ' **MB/s**: dirty bytes the target holds / median wall time (10^6 B/s); **image**: size of the images directory.' +
       ' dump = dump that kills the target; dump -R = --leave-running; restore = `restore -d` of the killed dump, then the restored target checks its memory/threads/fds; restore (copy) = the same from a copy of the images (new inodes, as after a transfer), so every image is hashed against the manifest first — a local restore trusts the large images this boot wrote and nobody changed since.',
     '',
@@ -696,7 +713,7 @@ async function main(): Promise<void> {
     `Total bench time ${elapsed.toFixed(0)} s.`,
     '',
   ].join('\n');
-  const json = { date, machine: m, criu: criuBin ?? null, baseline: opts.baseline ?? null, runs: opts.runs, warmups: 1, cliStartupMs: startup, nodeStartupMs: nodeStartup, elapsedSec: elapsed, cases: results };
+  const json = { date, machine: m, criu: criuBin ?? null, baseline: opts.baseline ?? null, runs: opts.runs, warmups: 1, cliStartupMs: startup, nodeStartupMs: nodeStartup, nodeStartupWithoutExtraCaMs: nodeStartupBare ?? null, elapsedSec: elapsed, cases: results };
   const jsonText = `${JSON.stringify(json, null, 1)}\n`;
   if (full) {
     writeFileSync(join(opts.out, 'latest.md'), md);
