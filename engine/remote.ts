@@ -1,6 +1,6 @@
 // A process that cryo works inside: its threads stopped, a `syscall` instruction found in its
 // vDSO, and a scratch area mapped for pointer arguments. One per process per dump or restore.
-import { MAP, NR, PROT, PTRACE_EVENT, PTRACE_O, SyscallError, cont, readMemory, setOptions, waitTask, type Regs } from '../native/index.ts';
+import { IOV_MAX, MAP, NR, PROT, PTRACE_EVENT, PTRACE_O, SyscallError, cont, readMemory, setOptions, waitTask, type Regs } from '../native/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { BATCH_CODE, BATCH_ENTRY, findSyscallInsn, fmtArg, RemoteThread, TRAP_CODE } from './inject.ts';
 import { readAuxv, readMaps, type Vma } from './proc/index.ts';
@@ -13,6 +13,9 @@ const BATCH_CODE_OFF = SCRATCH_SIZE - 128;
 /** Batch tables: the upper half of scratch (pointer arguments and iovecs use the lower half). */
 const BATCH_TABLE_OFF = SCRATCH_SIZE / 2;
 const BATCH_MAX = Math.floor((BATCH_CODE_OFF - BATCH_TABLE_OFF) / BATCH_ENTRY) - 1;
+/** iovecs of injected preadv/pwritev: from 16 KiB on, IOVS_PER_CALL of them (below the batch tables). */
+export const IOV_OFF = 16 * 1024;
+export const IOVS_PER_CALL = Math.min(IOV_MAX, (BATCH_TABLE_OFF - IOV_OFF) / 16);
 /**
  * A helper thread's code (spawnHelper): `syscall` — cryo points the thread at it with each call
  * and stops it at the syscall's exit — then `mov eax, 60; xor edi, edi; syscall`: exit(0), where

@@ -1,21 +1,12 @@
 // The address space: VMAs and mm fields (mm-PID.img), page contents (pagemap-PID.img +
-// pages-N.img). Dump reads pages in large batches with process_vm_readv; restore has the task
-// read its own pages from the pages image with injected preadv, straight into place.
+// pages-N.img). At dump a large process writes its own pages into the image (task-pages.ts), a
+// small one's cryo reads in large batches with process_vm_readv; restore has the task read its
+// own pages from the pages image with injected preadv, straight into place, cryo writing half of
+// a large one's meanwhile.
 import { closeSync, openSync, readSync } from 'node:fs';
 import {
-  AF,
-  MSG,
-  SOCK,
-  SyscallError,
-  closeFd,
-  copyFdOf,
-  encodeMsghdr,
   ftruncate,
   memfdCreate,
-  msghdrControlLen,
-  parseCmsgs,
-  scmRights,
-  sendFds,
   IOV_MAX,
   MAP,
   MREMAP,
@@ -26,21 +17,17 @@ import {
   PR,
   PR_SET_MM_MAP,
   mapFile,
-  readProcMem,
-  readRanges,
   writeRangesInBackground,
   type MappedFile,
   type RemoteRange,
 } from '../../native/index.ts';
-import type { SharedRawImage } from '../images/index.ts';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { memoryHeadroom, presentRuns, readLimits, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readSmapsRollup, type SmapsEntry, type Vma } from '../proc/index.ts';
-import { PIECE_BYTES, poolHashing, RAW_BUFFER_BYTES } from '../images/index.ts';
-import { findVdsoSyscall, RemoteProcess, SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
-import type { RemoteThread } from '../inject.ts';
-import { DUMP_PTRACE_OPTIONS } from '../tree.ts';
+import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readSmapsRollup, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { RAW_BUFFER_BYTES } from '../images/index.ts';
+import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
+import { copyRanges, taskWriteBytes, taskWriteRefusal, writePagesByTask } from './task-pages.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
@@ -292,268 +279,6 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   ctx.stats.pages_written += total;
 }
 
-/** `batch` of task `pid` into `buf`: process_vm_readv, and /proc/PID/mem for what it can't read (PROT_NONE). */
-function copyRanges(pid: number, buf: Uint8Array, batch: readonly RemoteRange[]): void {
-  const n = readRanges(pid, buf, batch);
-  let off = 0;
-  for (const r of batch) {
-    if (off + r.len > n) {
-      const from = Math.max(0, n - off);
-      readProcMem(pid, r.addr + BigInt(from), buf.subarray(off + from, off + r.len));
-    }
-    off += r.len;
-  }
-}
-
-/**
- * From this many bytes of pages on, the task writes them into the image itself: below, setting
- * it up costs more than the copy saved — 64 MiB when the image is hashed on the thread pool
- * (interleaved dumps: 64 MiB 275 → 246 ms wall, 32 MiB even, 16 MiB 240 → 245), 128 MiB when
- * hash workers must be started for it. CRYO_TASK_WRITE_BYTES (tests) sets it.
- */
-function taskWriteBytes(): number {
-  const forced = Number(process.env.CRYO_TASK_WRITE_BYTES);
-  if (forced > 0) return forced;
-  return (poolHashing() ? 64 : 128) << 20;
-}
-
-const RLIMIT_FSIZE = 1;
-/** Memory cgroup room kept free beyond the pages image's page cache. */
-const CGROUP_MARGIN = 64 << 20;
-
-/** Why task `pid` shouldn't write its pages image of `bytes` itself; undefined when it may. */
-function taskWriteRefusal(pid: number, bytes: number): string | undefined {
-  try {
-    return taskWriteLimit(pid, bytes);
-  } catch (e) {
-    return `its limits could not be read (${(e as Error).message})`;
-  }
-}
-
-function taskWriteLimit(pid: number, bytes: number): string | undefined {
-  // Past its file size limit the task would get SIGXFSZ. (/proc: prlimit() on another user's
-  // process needs CAP_SYS_RESOURCE.)
-  const fsize = readLimits(pid)[RLIMIT_FSIZE]?.soft ?? 0n;
-  if (fsize < BigInt(bytes)) return `its file size limit (RLIMIT_FSIZE ${fsize}) is below the image's ${bytes} bytes`;
-  // The page cache of what it writes is charged to its memory cgroup: never push that to its limit.
-  const room = memoryHeadroom(pid);
-  if (room < bytes + CGROUP_MARGIN) return `its memory cgroup has ${Math.max(0, Math.floor(room / 2 ** 20))} MiB left below its limit, the image needs ${Math.ceil(bytes / 2 ** 20)} MiB of page cache`;
-  return undefined;
-}
-
-// Scratch layout while the task writes its pages: the socketpair's fds, a msghdr, its iovec, the
-// byte and the control message received; iovecs of pwritev from IOV_OFF.
-const PAIR_OFF = 0;
-const MSGHDR_OFF = 64;
-const MSG_IOV_OFF = 128;
-const MSG_BYTE_OFF = 160;
-const MSG_CONTROL_OFF = 192;
-const MSG_CONTROL_BYTES = 24; // CMSG_SPACE(sizeof(int))
-
-/**
- * Gives task `rp` a copy of cryo's fd `fd`: the task makes a socketpair, cryo takes one end
- * (pidfd_getfd) and sends the fd through it (SCM_RIGHTS), the task receives it. Neither the
- * file's permissions nor the task's credentials or mount namespace matter. Returns the task's fd.
- */
-function passFdToTask(rp: RemoteProcess, fd: number): number {
-  const t = rp.leader;
-  t.call('socketpair', NR.socketpair, AF.UNIX, SOCK.DGRAM | SOCK.CLOEXEC, 0, rp.scratch + BigInt(PAIR_OFF));
-  const pair = rp.get(PAIR_OFF, 8);
-  const ends = [pair.readInt32LE(0), pair.readInt32LE(4)] as const;
-  try {
-    const own = copyFdOf(rp.pid, ends[0]);
-    try {
-      sendFds(own, [fd]);
-    } finally {
-      closeFd(own);
-    }
-    const iov = Buffer.alloc(16);
-    iov.writeBigUInt64LE(rp.scratch + BigInt(MSG_BYTE_OFF), 0);
-    iov.writeBigUInt64LE(1n, 8);
-    rp.put(MSG_IOV_OFF, iov);
-    rp.put(MSGHDR_OFF, encodeMsghdr(rp.scratch + BigInt(MSG_IOV_OFF), 1, rp.scratch + BigInt(MSG_CONTROL_OFF), MSG_CONTROL_BYTES));
-    t.call('recvmsg', NR.recvmsg, ends[1], rp.scratch + BigInt(MSGHDR_OFF), MSG.CMSG_CLOEXEC | MSG.DONTWAIT);
-    const got = scmRights(parseCmsgs(rp.get(MSG_CONTROL_OFF, Math.min(MSG_CONTROL_BYTES, msghdrControlLen(rp.get(MSGHDR_OFF, 56))))));
-    if (got.length !== 1) throw new RuntimeError(`task ${rp.pid} received ${got.length} fds, not the pages image`);
-    return got[0]!;
-  } finally {
-    for (const end of ends) t.raw(NR.close, end);
-  }
-}
-
-/**
- * The task pwritev()s its own pages into the pages image through a copy of the image's fd: one
- * copy from its memory into the page cache, where process_vm_readv + write() make two, and cryo's
- * worker threads hash each 32 MiB piece once written (no core is left idle). The writing is done
- * by a helper thread started in the task for it, so that the task's own threads are put back
- * before the long part, as inject() does: if cryo is killed meanwhile, the helper exits by itself
- * (the image's fd and the scratch area stay behind) and the task runs on. Pages the task can't
- * read (PROT_NONE, a fault) cryo copies itself at their place in the file. False, with the task
- * as it was, when the task can't be set up for it (cryo then copies the pages as usual).
- */
-function writePagesByTask(ctx: DumpContext, pid: number, name: string, runs: readonly PageRunPlan[], bytes: number, planMs: number): boolean {
-  const t0 = performance.now();
-  const image = ctx.images.openRawShared(name, bytes);
-  const syscallIp = findVdsoSyscall(pid);
-  let scratch = 0n;
-  let taskFd = -1;
-  let helper: RemoteThread | undefined;
-  let ok = false;
-  try {
-    const rp = new RemoteProcess(pid, syscallIp);
-    try {
-      scratch = rp.mapScratch();
-      taskFd = passFdToTask(rp, image.fd);
-      helper = rp.spawnHelper(DUMP_PTRACE_OPTIONS);
-    } catch (e) {
-      ctx.log.debug(`${pid}: cryo copies the pages: the task could not be set up to write them (${(e as Error).message})`);
-      return false;
-    } finally {
-      rp.restoreAll();
-    }
-    const t1 = performance.now();
-    ctx.log.debug(`${pid}: helper thread ${helper.tid} writes the pages (the task's own threads are back as they were)`);
-    const writer = new TaskPageWriter(pid, helper, scratch, taskFd, image, name);
-    let done = 0;
-    for (const r of runs) {
-      const len = r.nrPages * PAGE_SIZE;
-      if (r.readable) writer.add({ addr: r.vaddr, len });
-      else writer.copyByCryo({ addr: r.vaddr, len });
-      done += r.nrPages;
-      if (writer.flushed) ctx.onProgress?.(Math.min(done, writer.offset / PAGE_SIZE), bytes / PAGE_SIZE);
-    }
-    writer.flush();
-    image.close();
-    ok = true;
-    const t2 = performance.now();
-    ctx.stats.memdump_us += Math.round((planMs + t1 - t0) * 1000);
-    ctx.stats.memwrite_us += Math.round((t2 - t1) * 1000);
-    ctx.log.debug(`${pid}: the task wrote ${writer.byTask} bytes of pages in ${writer.calls} pwritev calls (${(t2 - t1).toFixed(1)} ms); cryo copied ${writer.byCryo}`);
-    return true;
-  } finally {
-    if (!ok) image.discard();
-    // Each step tried even if one before failed: the helper gone, then the fd and scratch.
-    try {
-      if (helper) RemoteProcess.endHelper(helper);
-    } finally {
-      if (scratch) {
-        const rp = new RemoteProcess(pid, syscallIp);
-        rp.scratch = scratch;
-        try {
-          if (taskFd >= 0) rp.leader.raw(NR.close, taskFd);
-          rp.unmapScratch();
-        } finally {
-          rp.restoreAll();
-        }
-      }
-    }
-  }
-}
-
-const EFAULT = 14;
-
-/** Batches of ranges the task writes with one pwritev each, in file order (see writePagesByTask). */
-class TaskPageWriter {
-  readonly #pid: number;
-  readonly #helper: RemoteThread;
-  readonly #scratch: bigint;
-  readonly #fd: number;
-  readonly #image: SharedRawImage;
-  readonly #name: string;
-  readonly #iov = Buffer.alloc(IOVS_PER_CALL * 16);
-  #batch: RemoteRange[] = [];
-  #batchBytes = 0;
-  #buf: Buffer | undefined;
-  /** Bytes of the file written, in order. */
-  offset = 0;
-  byTask = 0;
-  byCryo = 0;
-  calls = 0;
-  /** The last add() wrote a batch. */
-  flushed = false;
-
-  constructor(pid: number, helper: RemoteThread, scratch: bigint, fd: number, image: SharedRawImage, name: string) {
-    this.#pid = pid;
-    this.#helper = helper;
-    this.#scratch = scratch;
-    this.#fd = fd;
-    this.#image = image;
-    this.#name = name;
-  }
-
-  /** Queues a range for the task; a batch is written at each piece's worth (hashed meanwhile) or IOV_MAX ranges. */
-  add(r: RemoteRange): void {
-    this.flushed = false;
-    for (let at = 0; at < r.len; ) {
-      const len = Math.min(r.len - at, PIECE_BYTES - this.#batchBytes);
-      this.#batch.push({ addr: r.addr + BigInt(at), len });
-      this.#batchBytes += len;
-      at += len;
-      if (this.#batchBytes === PIECE_BYTES || this.#batch.length === IOVS_PER_CALL) this.flush();
-    }
-  }
-
-  flush(): void {
-    const batch = this.#batch;
-    this.#batch = [];
-    this.#batchBytes = 0;
-    for (let i = 0, skip = 0; i < batch.length; ) {
-      const k = Math.min(batch.length - i, IOVS_PER_CALL);
-      for (let j = 0; j < k; j++) {
-        const r = batch[i + j]!;
-        const from = j === 0 ? skip : 0;
-        this.#iov.writeBigUInt64LE(r.addr + BigInt(from), j * 16);
-        this.#iov.writeBigUInt64LE(BigInt(r.len - from), j * 16 + 8);
-      }
-      const iovAddr = this.#scratch + BigInt(IOV_OFF);
-      this.#helper.write(iovAddr, this.#iov.subarray(0, k * 16));
-      const got = this.#helper.raw(NR.pwritev, this.#fd, iovAddr, k, this.offset, 0);
-      this.calls++;
-      if (got === -BigInt(EFAULT)) {
-        // A page the task can't read after all: cryo copies the rest of that range.
-        const r = batch[i]!;
-        this.copyByCryo({ addr: r.addr + BigInt(skip), len: r.len - skip });
-        i++;
-        skip = 0;
-        continue;
-      }
-      if (got <= 0n) throw new SyscallError('pwritev', got === 0n ? 5 /* EIO */ : Number(-got), `injected in ${this.#pid}: ${this.#name} at ${this.offset}`);
-      let left = Number(got);
-      this.offset += left;
-      this.byTask += left;
-      for (; left > 0; ) {
-        const rest = batch[i]!.len - skip;
-        if (left < rest) {
-          skip += left;
-          left = 0;
-        } else {
-          left -= rest;
-          i++;
-          skip = 0;
-        }
-      }
-    }
-    if (batch.length) {
-      this.#image.written(this.offset);
-      this.flushed = true;
-    }
-  }
-
-  /** Copies a range cryo reads itself (process_vm_readv, or /proc/PID/mem) to its place in the file. */
-  copyByCryo(r: RemoteRange): void {
-    this.flush();
-    const buf = (this.#buf ??= Buffer.allocUnsafe(RAW_BUFFER_BYTES));
-    for (let at = 0; at < r.len; at += buf.length) {
-      const len = Math.min(buf.length, r.len - at);
-      copyRanges(this.#pid, buf, [{ addr: r.addr + BigInt(at), len }]);
-      this.#image.writeAt(buf.subarray(0, len), this.offset);
-      this.offset += len;
-      this.byCryo += len;
-    }
-    this.#image.written(this.offset);
-  }
-}
-
 /** Below this, a prepared pages image is not worth its set-up. */
 const STAGE_MIN = 16 * 1024 * 1024;
 
@@ -585,11 +310,6 @@ export function treeAnonBytes(root: number): number {
   };
   visit(root);
   return anon;
-}
-
-/** Whether a process with `anon` bytes of anonymous memory would write its own pages (see dumpMemory). */
-export function taskWritesPages(anon: number): boolean {
-  return anon >= taskWriteBytes();
 }
 
 /** ---- restore ---- */
@@ -644,9 +364,6 @@ export function moveVdso(ctx: RestoreContext, task: RestoreTask, vmas: readonly 
   ctx.log.debug(`${task.pid}: vdso moved by ${delta}`);
 }
 
-// Scratch layout for page filling: iovecs from 16 KiB on.
-const IOV_OFF = 16 * 1024;
-const IOVS_PER_CALL = Math.min(IOV_MAX, (SCRATCH_SIZE - IOV_OFF) / 16);
 const MAX_PREADV_BYTES = 1 << 30;
 const MADV_POPULATE_WRITE = 23; // Linux 5.14
 /** Runs of pages from this size on are populated before they are read (one injected syscall each). */
