@@ -8,7 +8,7 @@ import {
   NR,
   PAGE_SIZE,
   SOCK,
-  SyscallError,
+  errnoName,
   closeFd,
   copyFdOf,
   encodeMsghdr,
@@ -157,7 +157,7 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
     }
     const t1 = performance.now();
     ctx.log.debug(`${pid}: helper thread ${helper.tid} writes the pages (the task's own threads are back as they were)`);
-    const writer = new TaskPageWriter(pid, helper, scratch, taskFd, image, name);
+    const writer = new TaskPageWriter(pid, helper, scratch, taskFd, image);
     let done = 0;
     for (const r of runs) {
       const len = r.nrPages * PAGE_SIZE;
@@ -173,6 +173,7 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
     ctx.stats.memdump_us += Math.round((planMs + t1 - t0) * 1000);
     ctx.stats.memwrite_us += Math.round((t2 - t1) * 1000);
     ctx.log.debug(`${pid}: the task wrote ${writer.byTask} bytes of pages in ${writer.calls} pwritev calls (${(t2 - t1).toFixed(1)} ms); cryo copied ${writer.byCryo}`);
+    if (writer.refused) ctx.log.warn(`${pid}: ${writer.refused}: cryo wrote the rest of its pages itself`);
     return true;
   } finally {
     if (!ok) image.discard();
@@ -195,6 +196,7 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
 }
 
 const EFAULT = 14;
+const EIO = 5;
 
 /** Batches of ranges the task writes with one pwritev each, in file order (see writePagesByTask). */
 class TaskPageWriter {
@@ -203,7 +205,6 @@ class TaskPageWriter {
   readonly #scratch: bigint;
   readonly #fd: number;
   readonly #image: SharedRawImage;
-  readonly #name: string;
   readonly #iov = Buffer.alloc(IOVS_PER_CALL * 16);
   #batch: RemoteRange[] = [];
   #batchBytes = 0;
@@ -215,19 +216,25 @@ class TaskPageWriter {
   calls = 0;
   /** The last add() wrote a batch. */
   flushed = false;
+  /** Why the task's writes failed (not a fault: a security module, a full disk…); cryo writes the rest. */
+  refused: string | undefined;
 
-  constructor(pid: number, helper: RemoteThread, scratch: bigint, fd: number, image: SharedRawImage, name: string) {
+  constructor(pid: number, helper: RemoteThread, scratch: bigint, fd: number, image: SharedRawImage) {
     this.#pid = pid;
     this.#helper = helper;
     this.#scratch = scratch;
     this.#fd = fd;
     this.#image = image;
-    this.#name = name;
   }
 
   /** Queues a range for the task; a batch is written at each piece's worth (hashed meanwhile) or IOV_MAX ranges. */
   add(r: RemoteRange): void {
     this.flushed = false;
+    if (this.refused) {
+      this.copyByCryo(r);
+      this.flushed = true;
+      return;
+    }
     for (let at = 0; at < r.len; ) {
       const len = Math.min(r.len - at, PIECE_BYTES - this.#batchBytes);
       this.#batch.push({ addr: r.addr + BigInt(at), len });
@@ -242,26 +249,37 @@ class TaskPageWriter {
     this.#batch = [];
     this.#batchBytes = 0;
     for (let i = 0, skip = 0; i < batch.length; ) {
-      const k = Math.min(batch.length - i, IOVS_PER_CALL);
-      for (let j = 0; j < k; j++) {
-        const r = batch[i + j]!;
-        const from = j === 0 ? skip : 0;
-        this.#iov.writeBigUInt64LE(r.addr + BigInt(from), j * 16);
-        this.#iov.writeBigUInt64LE(BigInt(r.len - from), j * 16 + 8);
-      }
-      const iovAddr = this.#scratch + BigInt(IOV_OFF);
-      this.#helper.write(iovAddr, this.#iov.subarray(0, k * 16));
-      const got = this.#helper.raw(NR.pwritev, this.#fd, iovAddr, k, this.offset, 0);
-      this.calls++;
-      if (got === -BigInt(EFAULT)) {
-        // A page the task can't read after all: cryo copies the rest of that range.
-        const r = batch[i]!;
-        this.copyByCryo({ addr: r.addr + BigInt(skip), len: r.len - skip });
+      const r = batch[i]!;
+      if (this.refused) {
+        this.#copy({ addr: r.addr + BigInt(skip), len: r.len - skip });
         i++;
         skip = 0;
         continue;
       }
-      if (got <= 0n) throw new SyscallError('pwritev', got === 0n ? 5 /* EIO */ : Number(-got), `injected in ${this.#pid}: ${this.#name} at ${this.offset}`);
+      const k = Math.min(batch.length - i, IOVS_PER_CALL);
+      for (let j = 0; j < k; j++) {
+        const q = batch[i + j]!;
+        const from = j === 0 ? skip : 0;
+        this.#iov.writeBigUInt64LE(q.addr + BigInt(from), j * 16);
+        this.#iov.writeBigUInt64LE(BigInt(q.len - from), j * 16 + 8);
+      }
+      const iovAddr = this.#scratch + BigInt(IOV_OFF);
+      this.#helper.write(iovAddr, this.#iov.subarray(0, k * 16));
+      // CRYO_FAIL_AT=task-write (tests): the task's writes fail from the second one on (a bad fd).
+      const fd = process.env.CRYO_FAIL_AT === 'task-write' && this.calls > 0 ? -1 : this.#fd;
+      const got = this.#helper.raw(NR.pwritev, fd, iovAddr, k, this.offset, 0);
+      this.calls++;
+      if (got <= 0n) {
+        // EFAULT: a page the task can't read after all — cryo copies the rest of that range.
+        // Anything else — a security module refusing the task the file, a full disk — and cryo
+        // writes everything from here itself (its own error, if any, is the dump's).
+        const errno = got === 0n ? EIO : Number(-got);
+        if (errno !== EFAULT) this.refused = `pwritev in the task failed with ${errnoName(errno)}`;
+        this.#copy({ addr: r.addr + BigInt(skip), len: r.len - skip });
+        i++;
+        skip = 0;
+        continue;
+      }
       let left = Number(got);
       this.offset += left;
       this.byTask += left;
@@ -283,9 +301,13 @@ class TaskPageWriter {
     }
   }
 
-  /** Copies a range cryo reads itself (process_vm_readv, or /proc/PID/mem) to its place in the file. */
+  /** Copies a range cryo reads itself (process_vm_readv, or /proc/PID/mem) to its place in the file, after what is queued. */
   copyByCryo(r: RemoteRange): void {
     this.flush();
+    this.#copy(r);
+  }
+
+  #copy(r: RemoteRange): void {
     const buf = (this.#buf ??= Buffer.allocUnsafe(RAW_BUFFER_BYTES));
     for (let at = 0; at < r.len; at += buf.length) {
       const len = Math.min(buf.length, r.len - at);

@@ -59,6 +59,23 @@ test('SIGTERM while the task writes its pages: the dump stops after them, exit 1
   await c.assertAdvancing(Number(before['count']), before['token']!);
 });
 
+test('the task\'s writes failing (CRYO_FAIL_AT=task-write: a bad fd) has cryo write the rest; the dump restores', async (t) => {
+  const dir = tmpDir('cryo-e2e-task-write-fails', t);
+  const c = await startCounter(dir, t, 96); // three pieces: the second write fails
+  const before = await c.report();
+  const img = join(dir, 'img');
+  await dumpOk(c.target.pid, img, [], { env: { CRYO_TASK_WRITE_BYTES: '4096', CRYO_FAIL_AT: 'task-write' } });
+  const log = readFileSync(join(img, 'dump.log'), 'utf8');
+  assert.match(log, /pwritev in the task failed with EBADF: cryo wrote the rest of its pages itself/);
+  const wrote = /the task wrote (\d+) bytes of pages in \d+ pwritev calls \([\d.]+ ms\); cryo copied (\d+)/.exec(log);
+  assert.ok(wrote && Number(wrote[1]) > 0 && Number(wrote[2]) > 64 << 20, `the task wrote the first piece, cryo the rest: ${wrote?.[0]}`);
+  await waitDumpedGone(c.target);
+  await restoreDetached(img);
+  const after = await c.report();
+  assert.equal(after['mem'], 'ok');
+  assert.equal(after['token'], before['token']);
+});
+
 test('a task whose file size limit is below its pages: cryo copies them, the task gets no SIGXFSZ', async (t) => {
   const dir = tmpDir('cryo-e2e-fsize', t);
   const c = await startCounter(dir, t, 8);
