@@ -20,6 +20,7 @@ import { dumpMemory, stageBytes, treeAnonBytes } from './objects/memory.ts';
 import { taskWritesPages } from './objects/task-pages.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
+import { readStatus } from './proc/index.ts';
 import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
 import { xsaveLayout } from './x86.ts';
 import { faultPoint } from './faults.ts';
@@ -43,24 +44,42 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   const task: DumpTask = { proc, remote };
   try {
     remote.mapScratch();
+    // Trap mode: one stop per syscall, and a thread's queries (or a process's 64 sigactions) in
+    // one stop, instead of two stops per syscall — when the int3's SIGTRAP can't change the task.
+    if (sigtrapFree(proc)) remote.useTrapCode();
+    else ctx.log.debug(`${pid}: SIGTRAP ignored or pending: syscalls injected without int3 traps`);
     const cores = collectCores(ctx, task);
     faultPoint('injecting');
-    const t = remote.leader;
-    return {
-      cores,
-      brk: t.call('brk', NR.brk, 0),
-      dumpable: Number(t.call('prctl', NR.prctl, PR.GET_DUMPABLE, 0, 0, 0, 0)),
-      thpDisabled: t.call('prctl', NR.prctl, PR.GET_THP_DISABLE, 0, 0, 0, 0) !== 0n,
-    };
+    const [brk, dumpable, thp] = remote.run([
+      { name: 'brk', nr: NR.brk, args: [0] },
+      { name: 'prctl', nr: NR.prctl, args: [PR.GET_DUMPABLE, 0, 0, 0, 0] },
+      { name: 'prctl', nr: NR.prctl, args: [PR.GET_THP_DISABLE, 0, 0, 0, 0] },
+    ]);
+    return { cores, brk: brk!, dumpable: Number(dumpable), thpDisabled: thp !== 0n };
   } finally {
     // Put every thread back before the long part (memory): a cryo killed from now on leaves
-    // tasks that resume exactly where they were.
+    // tasks that resume exactly where they were. (The scratch area goes through the vDSO's
+    // syscall: its own int3 would be unmapped under the thread.)
     try {
+      remote.stopTrapCode();
       remote.unmapScratch();
     } finally {
       remote.restoreAll();
     }
   }
+}
+
+/**
+ * Whether a process's threads may trap into cryo with an int3 (RemoteProcess.useTrapCode): the
+ * kernel resets an ignored SIGTRAP to its default when it forces one, and a SIGTRAP pending for
+ * the process or a thread (blocked by the task) would be taken by the injection, which unblocks
+ * SIGTRAP for its traps.
+ */
+function sigtrapFree(proc: FrozenProcess): boolean {
+  const bit = 1n << BigInt(SIG.SIGTRAP - 1);
+  const st = readStatus(proc.pid);
+  if ((st.sigIgn | st.shdPnd | st.sigPnd) & bit) return false;
+  return proc.tids.every((tid) => tid === proc.pid || (readStatus(proc.pid, tid).sigPnd & bit) === 0n);
 }
 
 /** A zombie keeps only what its parent can still wait() for: the raw wait status, as CRIU. */

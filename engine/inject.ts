@@ -120,7 +120,14 @@ export class RemoteThread {
       this.#stepToSyscallStop('exit', nr);
     }
     this.count++;
-    return sreg(getRegs(this.tid), 'ax');
+    const after = getRegs(this.tid);
+    if (this.trapIp !== undefined) this.#checkTrapAt(after, this.trapIp + BigInt(TRAP_CODE.length), nr);
+    return sreg(after, 'ax');
+  }
+
+  /** A SIGTRAP stop is cryo's own only if the thread stopped right after the int3 of its code. */
+  #checkTrapAt(regs: Regs, ip: bigint, nr: number): void {
+    if (regs[R.ip] !== ip) throw new RuntimeError(`task ${this.tid} stopped with a SIGTRAP that is not cryo's (at 0x${regs[R.ip]!.toString(16)}, injecting ${nr})`);
   }
 
   /**
@@ -136,7 +143,9 @@ export class RemoteThread {
     setReg(regs, 'ip', codeIp);
     setRegs(this.tid, regs);
     this.#continueToTrap(-1);
-    const end = getRegs(this.tid)[R.bx]!;
+    const after = getRegs(this.tid);
+    this.#checkTrapAt(after, codeIp + BigInt(BATCH_CODE.length), -1);
+    const end = after[R.bx]!;
     this.count += Math.min(calls, Number((end - table) / BigInt(BATCH_ENTRY)));
     return end;
   }

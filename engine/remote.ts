@@ -116,7 +116,9 @@ export class RemoteProcess {
 
   /**
    * Writes `syscall; int3` into the scratch area (mapped executable) and injects through it from
-   * now on: one stop per syscall instead of two. For tasks cryo builds (restore) only.
+   * now on: one stop per syscall instead of two, and batch(). For tasks cryo builds (restore), and
+   * for a dumped task whose SIGTRAP the int3 can't change (see dump.ts): the kernel resets an
+   * ignored SIGTRAP to its default when it forces one.
    */
   useTrapCode(): void {
     const ip = this.put(TRAP_OFF, TRAP_CODE);
@@ -130,9 +132,14 @@ export class RemoteProcess {
    * (~0.1 ms a stop). Pointer arguments may point into the lower half of scratch. Throws
    * SyscallError for the first checked call that fails; the calls after it are not run.
    */
-  batch(calls: readonly BatchedCall[], t: RemoteThread = this.leader): void {
+  batch(calls: readonly BatchedCall[], t: RemoteThread = this.leader): bigint[] {
     if (this.#batchIp === undefined || t.trapIp === undefined) throw new RuntimeError(`task ${t.tid}: batched syscalls need trap mode`);
     const table = this.scratch + BigInt(BATCH_TABLE_OFF);
+    const results: bigint[] = [];
+    const collect = (n: number): void => {
+      const done = this.get(BATCH_TABLE_OFF, n * BATCH_ENTRY);
+      for (let j = 0; j < n; j++) results.push(done.readBigInt64LE(j * BATCH_ENTRY + 56));
+    };
     for (let i = 0; i < calls.length; ) {
       const n = Math.min(BATCH_MAX, calls.length - i);
       const buf = Buffer.alloc((n + 1) * BATCH_ENTRY);
@@ -145,6 +152,7 @@ export class RemoteProcess {
       t.write(table, buf);
       const end = t.runBatch(this.#batchIp, table, n);
       const ran = Number((end - table) / BigInt(BATCH_ENTRY));
+      collect(ran);
       if (ran === n) {
         // Reached the terminator: a failure of the last call also ends here; look at it.
         const last = this.get(BATCH_TABLE_OFF + (n - 1) * BATCH_ENTRY + 56, 8).readBigInt64LE(0);
@@ -159,6 +167,17 @@ export class RemoteProcess {
       if (c.check !== false) throw failed(c, r, t.tid);
       i += ran;
     }
+    return results;
+  }
+
+  /**
+   * Runs `calls` in thread `t` (the leader by default) and returns their results (rax) in order:
+   * batched in trap mode (one stop for up to ~500), else one by one. Pointer arguments may point
+   * into the lower half of scratch. Throws SyscallError for the first checked call that fails.
+   */
+  run(calls: readonly BatchedCall[], t: RemoteThread = this.leader): bigint[] {
+    if (this.#batchIp !== undefined && t.trapIp !== undefined) return this.batch(calls, t);
+    return calls.map((c) => (c.check === false ? t.raw(c.nr, ...c.args) : t.call(c.name, c.nr, ...c.args)));
   }
 
   /** The leader back to stepping the vDSO syscall, for its last syscalls (the scratch area goes). */

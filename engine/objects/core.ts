@@ -71,14 +71,23 @@ function queue(infos: Buffer[]): Entry | undefined {
 function collectThread(ctx: DumpContext, task: DumpTask, tid: number): Entry {
   const rp = task.remote;
   const t = rp.thread(tid);
-  const pr = (opt: number): bigint => t.call('prctl', NR.prctl, opt, rp.scratch + BigInt(OUT), 0, 0, 0);
-  pr(PR.GET_TID_ADDRESS);
-  const clearTid = u64(rp.get(OUT, 8), 0);
-  pr(PR.GET_PDEATHSIG);
-  const pdeath = rp.get(OUT, 4).readUInt32LE(0);
-  t.call('sigaltstack', NR.sigaltstack, 0, rp.scratch + BigInt(OUT));
-  const ss = rp.get(OUT, 24);
-  const secbits = Number(t.call('prctl', NR.prctl, PR.GET_SECUREBITS, 0, 0, 0, 0));
+  const out = (off: number): bigint => rp.scratch + BigInt(OUT + off);
+  // One stop for all four in trap mode (RemoteProcess.run).
+  const secbits = Number(
+    rp.run(
+      [
+        { name: 'prctl', nr: NR.prctl, args: [PR.GET_TID_ADDRESS, out(0), 0, 0, 0] },
+        { name: 'prctl', nr: NR.prctl, args: [PR.GET_PDEATHSIG, out(8), 0, 0, 0] },
+        { name: 'sigaltstack', nr: NR.sigaltstack, args: [0, out(16)] },
+        { name: 'prctl', nr: NR.prctl, args: [PR.GET_SECUREBITS, 0, 0, 0, 0] },
+      ],
+      t,
+    )[3],
+  );
+  const got = rp.get(OUT, 40);
+  const clearTid = u64(got, 0);
+  const pdeath = got.readUInt32LE(8);
+  const ss = got.subarray(16, 40);
   const robust = getRobustList(tid);
   const rseq = getRseqConfig(tid);
   const sched = getSched(tid);
@@ -116,21 +125,24 @@ function collectThread(ctx: DumpContext, task: DumpTask, tid: number): Entry {
   };
 }
 
-function collectSigactions(rp: RemoteProcess): Entry[] {
-  return SIGACTION_SIGNALS.map((sig) => {
-    rp.leader.call('rt_sigaction', NR.rt_sigaction, sig, 0, rp.scratch + BigInt(OUT), 8);
-    const sa = rp.get(OUT, 32);
+/** Every signal's action (32 bytes each) and the three itimers (32 each) in one run of syscalls. */
+function collectSigactionsAndItimers(rp: RemoteProcess): { sigactions: Entry[]; itimers: Entry } {
+  const out = (i: number): bigint => rp.scratch + BigInt(OUT + i * 32);
+  const n = SIGACTION_SIGNALS.length;
+  rp.run([
+    ...SIGACTION_SIGNALS.map((sig, i) => ({ name: 'rt_sigaction', nr: NR.rt_sigaction, args: [sig, 0, out(i), 8] })),
+    ...[0, 1, 2].map((which) => ({ name: 'getitimer', nr: NR.getitimer, args: [which, out(n + which)] })),
+  ]);
+  const got = rp.get(OUT, (n + 3) * 32);
+  const sigactions = SIGACTION_SIGNALS.map((_, i) => {
+    const sa = got.subarray(i * 32, i * 32 + 32);
     return { sigaction: u64(sa, 0), flags: u64(sa, 8), restorer: u64(sa, 16), mask: u64(sa, 24), compat_sigaction: false };
   });
-}
-
-function collectItimers(rp: RemoteProcess): Entry {
-  const one = (which: number): Entry => {
-    rp.leader.call('getitimer', NR.getitimer, which, rp.scratch + BigInt(OUT));
-    const b = rp.get(OUT, 32);
+  const itimer = (which: number): Entry => {
+    const b = got.subarray((n + which) * 32, (n + which) * 32 + 32);
     return { isec: u64(b, 0), iusec: u64(b, 8), vsec: u64(b, 16), vusec: u64(b, 24) };
   };
-  return { real: one(0), virt: one(1), prof: one(2) };
+  return { sigactions, itimers: { real: itimer(0), virt: itimer(1), prof: itimer(2) } };
 }
 
 /** core entries of every thread of a task, leader first (the leader's carries `tc`). */
@@ -144,6 +156,7 @@ export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entr
   const rlimits = readLimits(pid).map((l) => ({ cur: l.soft, max: l.hard }));
   if (rlimits.length !== RLIMIT_NLIMITS) throw new RuntimeError(`/proc/${pid}/limits: ${rlimits.length} limits, expected ${RLIMIT_NLIMITS}`);
   const subreaper = rp.leader.call('prctl', NR.prctl, PR.GET_CHILD_SUBREAPER, rp.scratch + BigInt(OUT), 0, 0, 0) === 0n && rp.get(OUT, 4).readInt32LE(0) !== 0;
+  const { sigactions, itimers } = collectSigactionsAndItimers(rp);
   const tc: Entry = {
     task_state: TASK.ALIVE,
     exit_code: 0,
@@ -151,9 +164,9 @@ export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entr
     flags: task.proc.stat.flags,
     blk_sigset: leader.thread_core.blk_sigset,
     comm: readComm(pid),
-    timers: { ...collectItimers(rp), posix: collectPosixTimers(task) },
+    timers: { ...itimers, posix: collectPosixTimers(task) },
     rlimits: { rlimits: rlimits.map((l) => ({ cur: l.cur, max: l.max })) },
-    sigactions: collectSigactions(rp),
+    sigactions,
     oom_score_adj: parseInt(readFileSync(`/proc/${pid}/oom_score_adj`, 'utf8'), 10),
     child_subreaper: subreaper,
   };

@@ -105,3 +105,44 @@ test('restore while the pid is in use: exit 5 naming the pid and its holder', as
   assertUntouched(c.target.pid, 'the original');
   await c.assertAdvancing(Number(before['count']), before['token']!);
 });
+
+// Dumps inject through int3 traps (one stop per batch of syscalls) only where the forced SIGTRAP
+// can't change the task: an ignored SIGTRAP would be reset to its default, a pending one taken.
+const SIGTRAP_SCRIPT = `
+import os, signal, sys, time
+if sys.argv[1] == 'ignore':
+    signal.signal(signal.SIGTRAP, signal.SIG_IGN)
+else:
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTRAP])
+    os.kill(os.getpid(), signal.SIGTRAP)
+print('ready', flush=True)
+while True:
+    time.sleep(0.05)
+`;
+
+const sigtrapBit = 1n << 4n;
+const statusMask = (pid: number, field: string): bigint => BigInt(`0x${/^(\w+):\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`)) ?? '')?.[2] ?? '0'}`);
+
+for (const how of ['ignore', 'pending'] as const) {
+  test(`a task with SIGTRAP ${how === 'ignore' ? 'ignored' : 'blocked and pending'}: dumped without int3 traps, its SIGTRAP as it was`, async (t) => {
+    const dir = tmpDir(`cryo-e2e-sigtrap-${how}`, t);
+    const target = await startTarget([PYTHON, '-c', SIGTRAP_SCRIPT, how], { t });
+    const field = how === 'ignore' ? 'SigIgn' : 'ShdPnd';
+    assert.equal(statusMask(target.pid, field) & sigtrapBit, sigtrapBit, `${field} before`);
+    const img = join(dir, 'img');
+    await dumpOk(target.pid, img, ['--leave-running']);
+    assertUntouched(target.pid, 'the task after the dump');
+    assert.equal(statusMask(target.pid, field) & sigtrapBit, sigtrapBit, `${field} after the dump`);
+    if (how === 'pending') assert.equal(statusMask(target.pid, 'SigBlk') & sigtrapBit, sigtrapBit, 'still blocked');
+    assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /SIGTRAP ignored or pending: syscalls injected without int3 traps/);
+  });
+}
+
+test('a task that neither ignores nor holds a SIGTRAP is dumped through int3 traps', async (t) => {
+  const dir = tmpDir('cryo-e2e-sigtrap-free', t);
+  const c = await startCounter(dir, t, 8);
+  const img = join(dir, 'img');
+  await dumpOk(c.target.pid, img, ['--leave-running']);
+  assert.doesNotMatch(readFileSync(join(img, 'dump.log'), 'utf8'), /without int3 traps/);
+  assertUntouched(c.target.pid, 'the counter after the dump');
+});
