@@ -24,7 +24,7 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readSmapsRollup, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { RAW_BUFFER_BYTES } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
 import { copyRanges, taskWriteBytes, taskWriteRefusal, writePagesByTask } from './task-pages.ts';
@@ -297,12 +297,12 @@ export function stageBytes(anon: number): number {
   return want >= 2 * STAGE_MIN ? want : 0;
 }
 
-/** Anonymous memory of `root` and its descendants now, from smaps_rollup (before the freeze). */
+/** Resident anonymous memory of `root` and its descendants now (before the freeze). */
 export function treeAnonBytes(root: number): number {
   let anon = 0;
   const visit = (pid: number): void => {
     try {
-      anon += readSmapsRollup(pid)['Anonymous'] ?? 0;
+      anon += readStatusMemory(pid)['RssAnon'] ?? 0;
       for (const child of readProcessChildren(pid)) visit(child);
     } catch {
       /* gone meanwhile: the dump will say so */

@@ -1,5 +1,5 @@
-// `Key:   N kB` files: /proc/meminfo (what the machine has free) and /proc/PID/smaps_rollup (a
-// task's memory, summed over its mappings) — for sizing buffers before a dump freezes anything.
+// `Key:   N kB` files: /proc/meminfo (what the machine has free) and the memory counters of
+// /proc/PID/status (a task's resident memory) — for sizing buffers before a dump freezes anything.
 import { readProcText } from './io.ts';
 
 /** Every `Key: N kB` line of the text, in bytes (lines without a kB count are left out). */
@@ -17,7 +17,10 @@ export function readMeminfo(): Record<string, number> {
   return parseKbFields(readProcText('/proc/meminfo'));
 }
 
-/** /proc/PID/smaps_rollup in bytes (Rss, Anonymous, Shmem …). */
-export function readSmapsRollup(pid: number): Record<string, number> {
-  return parseKbFields(readProcText(`/proc/${pid}/smaps_rollup`));
+/**
+ * The kB counters of /proc/PID/status in bytes (VmRSS, RssAnon, RssShmem …): counters the kernel
+ * keeps, read at no cost, where smaps_rollup walks every page table (~7 ms for 512 MiB).
+ */
+export function readStatusMemory(pid: number): Record<string, number> {
+  return parseKbFields(readProcText(`/proc/${pid}/status`));
 }
