@@ -20,7 +20,7 @@ import { dumpMemory, stageBytes, treeAnonBytes } from './objects/memory.ts';
 import { taskWritesPages } from './objects/task-pages.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
-import { readStatus } from './proc/index.ts';
+import { readStatus, type ProcStatus } from './proc/index.ts';
 import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
 import { xsaveLayout } from './x86.ts';
 import { faultPoint } from './faults.ts';
@@ -44,11 +44,12 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   const task: DumpTask = { proc, remote };
   try {
     remote.mapScratch();
+    const statuses = new Map(proc.tids.map((tid) => [tid, readStatus(pid, tid)] as const));
     // Trap mode: one stop per syscall, and a thread's queries (or a process's 64 sigactions) in
     // one stop, instead of two stops per syscall — when the int3's SIGTRAP can't change the task.
-    if (sigtrapFree(proc)) remote.useTrapCode();
+    if (sigtrapFree(statuses.values())) remote.useTrapCode();
     else ctx.log.debug(`${pid}: SIGTRAP ignored or pending: syscalls injected without int3 traps`);
-    const cores = collectCores(ctx, task);
+    const cores = collectCores(ctx, task, statuses);
     faultPoint('injecting');
     const [brk, dumpable, thp] = remote.run([
       { name: 'brk', nr: NR.brk, args: [0] },
@@ -75,11 +76,10 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
  * the process or a thread (blocked by the task) would be taken by the injection, which unblocks
  * SIGTRAP for its traps.
  */
-function sigtrapFree(proc: FrozenProcess): boolean {
+function sigtrapFree(statuses: Iterable<ProcStatus>): boolean {
   const bit = 1n << BigInt(SIG.SIGTRAP - 1);
-  const st = readStatus(proc.pid);
-  if ((st.sigIgn | st.shdPnd | st.sigPnd) & bit) return false;
-  return proc.tids.every((tid) => tid === proc.pid || (readStatus(proc.pid, tid).sigPnd & bit) === 0n);
+  for (const st of statuses) if ((st.sigIgn | st.shdPnd | st.sigPnd) & bit) return false;
+  return true;
 }
 
 /** A zombie keeps only what its parent can still wait() for: the raw wait status, as CRIU. */

@@ -238,9 +238,12 @@ export class FileHasher {
   }
 }
 
-/** Whether large images are hashed on the thread pool (PoolHasher), with nothing to start. */
+/**
+ * Whether large images are hashed on the thread pool (PoolHasher), with nothing to start: the
+ * system has libcrypto. CRYO_POOL_HASH=0 (tests) makes cryo use the worker threads instead.
+ */
 export function poolHashing(): boolean {
-  return PoolHasher.available();
+  return process.env.CRYO_POOL_HASH !== '0' && sha256InBackgroundAvailable();
 }
 
 /**
@@ -248,7 +251,7 @@ export function poolHashing(): boolean {
  * place from a read-only mapping: as soon as it is written (`follow`: a dump's pages, written by
  * the task) or all at once. Every core hashes and there is no worker thread to start (~35 ms of
  * CPU each), but the digests come back through the event loop: settled() must be awaited before
- * finish(). available() says whether the system has the library (else: FileHasher).
+ * finish(). Only where poolHashing() (else: FileHasher).
  */
 export class PoolHasher {
   readonly #file: string;
@@ -261,11 +264,6 @@ export class PoolHasher {
   #next = 0;
   #error: unknown;
   #closing = false;
-
-  /** CRYO_POOL_HASH=0 (tests) makes cryo use the worker threads instead. */
-  static available(): boolean {
-    return process.env.CRYO_POOL_HASH !== '0' && sha256InBackgroundAvailable();
-  }
 
   constructor(file: string, size: number, pieceBytes = PIECE_BYTES, opts: { follow?: boolean } = {}) {
     this.#file = file;

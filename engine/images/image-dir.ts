@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ImageError, InternalError } from '../../errors.ts';
 import { mapFileForWriting, type MappedFile } from '../../native/index.ts';
 import type { Entry } from './codec.ts';
-import { FileHasher, InlineHasher, PoolHasher, RingHasher } from './hashing.ts';
+import { FileHasher, InlineHasher, PoolHasher, RingHasher, poolHashing } from './hashing.ts';
 import { hashFilePieces, PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
 import { decodeImage, encodeImage } from './image-file.ts';
 import type { DecodedImage } from './image-file.ts';
@@ -117,7 +117,7 @@ export interface PendingHashes {
  * OpenSSL (PoolHasher), else on worker threads (FileHasher). `follow`: still being written.
  */
 function hashInBackground(file: string, size: number, pieceBytes = PIECE_BYTES, opts: { follow?: boolean; prestarted?: FileHasher; workers?: boolean } = {}): PoolHasher | FileHasher {
-  if (!opts.workers && PoolHasher.available()) return new PoolHasher(file, size, pieceBytes, { follow: opts.follow });
+  if (!opts.workers && poolHashing()) return new PoolHasher(file, size, pieceBytes, { follow: opts.follow });
   return opts.prestarted?.attach(file, size, { follow: opts.follow }) ?? FileHasher.start(file, size, pieceBytes, { follow: opts.follow });
 }
 
@@ -221,10 +221,8 @@ export class ImageWriter {
   readonly #copyAhead: boolean;
   #idleHasher: RingHasher | undefined;
   #idlePieces: FileHasher | undefined;
-  /** Hashers following a file still being written: stopped if the dump fails. */
-  readonly #following = new Set<FileHasher | PoolHasher>();
-  /** Hashers on the thread pool, whose digests settle() waits for. */
-  readonly #pooled = new Set<PoolHasher>();
+  /** Background hashers of raw images (hashInBackground): settle() waits for those on the pool, abort() stops them all. */
+  readonly #background = new Set<FileHasher | PoolHasher>();
   #finished = false;
 
   /**
@@ -239,7 +237,7 @@ export class ImageWriter {
     this.#copyAhead = opts.copyAhead ?? false;
     if (opts.hashWorker === 'ring') this.#idleHasher = new RingHasher();
     // Nothing to start when the thread pool can hash (PoolHasher).
-    if (opts.hashWorker === 'pieces' && !PoolHasher.available()) this.#idlePieces = FileHasher.prestart();
+    if (opts.hashWorker === 'pieces' && !poolHashing()) this.#idlePieces = FileHasher.prestart();
     fs.mkdirSync(dir, { recursive: true });
     // A stale manifest would vouch for a half-written new dump, and stale images of an earlier
     // dump into the same directory would be mixed into this one: a new dump replaces them.
@@ -247,6 +245,13 @@ export class ImageWriter {
     for (const name of fs.readdirSync(dir)) {
       if (name.endsWith('.img') || name === 'stats-dump' || name === 'stats-restore' || name === PREPARED_NAME) fs.rmSync(path.join(dir, name), { force: true });
     }
+  }
+
+  /** A raw image's name, checked and claimed, and marked open. */
+  #openRawName(fileName: string): void {
+    if (fileName.includes('/') || isReserved(fileName)) throw new InternalError(`bad raw image name ${fileName}`);
+    this.#claim(fileName);
+    this.#open.add(fileName);
   }
 
   #claim(name: string): void {
@@ -271,9 +276,7 @@ export class ImageWriter {
 
   /** A raw image written in pieces, e.g. 'pages-1.img'. */
   openRaw(fileName: string, opts: { expectedBytes?: number } = {}): RawImageFile & Disposable {
-    if (fileName.includes('/') || isReserved(fileName)) throw new InternalError(`bad raw image name ${fileName}`);
-    this.#claim(fileName);
-    this.#open.add(fileName);
+    this.#openRawName(fileName);
     const expected = opts.expectedBytes ?? 0;
     let hasher: RingHasher | InlineHasher;
     if (expected >= PARALLEL_HASH_BYTES || (this.#idleHasher && expected >= PRESTARTED_HASH_BYTES)) {
@@ -289,19 +292,16 @@ export class ImageWriter {
   /**
    * A raw image of exactly `bytes` bytes that another process writes, in file order, through a
    * copy of `fd` — a dump's pages, written by the task itself (one copy, instead of
-   * process_vm_readv and write()). One worker per core hashes each piece once it is written, so
-   * the hash is done soon after the last byte.
+   * process_vm_readv and write()). Each piece is hashed in the background once it is written
+   * (hashInBackground), so the hash is done soon after the last byte.
    */
   openRawShared(fileName: string, bytes: number): SharedRawImage {
-    if (fileName.includes('/') || isReserved(fileName)) throw new InternalError(`bad raw image name ${fileName}`);
-    this.#claim(fileName);
+    this.#openRawName(fileName);
     const file = path.join(this.dir, fileName);
     const fd = fs.openSync(file, 'w', 0o600);
-    this.#open.add(fileName);
     const hasher = hashInBackground(file, bytes, PIECE_BYTES, { follow: true, prestarted: this.#idlePieces });
     this.#idlePieces = undefined;
-    if (hasher instanceof PoolHasher) this.#pooled.add(hasher);
-    this.#following.add(hasher);
+    this.#background.add(hasher);
     let over = false;
     const end = (): void => {
       over = true;
@@ -317,15 +317,13 @@ export class ImageWriter {
         const size = fs.fstatSync(fd).size;
         end();
         if (size !== bytes) throw new InternalError(`${fileName}: ${size} bytes written, ${bytes} expected`);
-        this.#following.delete(hasher);
         this.#hashing.set(fileName, { size, digests: () => hasher.finish() });
       },
       discard: () => {
         if (over) return;
         end();
         hasher.cancel();
-        this.#following.delete(hasher);
-        if (hasher instanceof PoolHasher) this.#pooled.delete(hasher);
+        this.#background.delete(hasher);
         fs.rmSync(file, { force: true });
       },
     };
@@ -394,7 +392,7 @@ export class ImageWriter {
         fs.renameSync(file, path.join(this.dir, name));
         this.#open.delete(name);
         const hasher = hashInBackground(path.join(this.dir, name), size);
-        if (hasher instanceof PoolHasher) this.#pooled.add(hasher);
+        this.#background.add(hasher);
         this.#hashing.set(name, { size, digests: () => hasher.finish() });
       },
       discard: () => {
@@ -407,7 +405,7 @@ export class ImageWriter {
 
   /** Waits for the digests hashed on the thread pool (PoolHasher): before finish(). */
   async settle(): Promise<void> {
-    await Promise.all([...this.#pooled].map((h) => h.settled()));
+    await Promise.all([...this.#background].map((h) => (h instanceof PoolHasher ? h.settled() : undefined)));
   }
 
   /** A failed dump: stops the hash workers; no manifest is written. */
@@ -417,9 +415,8 @@ export class ImageWriter {
     this.#idleHasher = undefined;
     this.#idlePieces?.cancel();
     this.#idlePieces = undefined;
-    for (const h of this.#following) h.cancel();
-    this.#following.clear();
-    this.#pooled.clear();
+    for (const h of this.#background) h.cancel();
+    this.#background.clear();
     this.#hashing.clear();
   }
 
@@ -434,6 +431,7 @@ export class ImageWriter {
     this.#idlePieces = undefined;
     for (const [name, h] of this.#hashing) this.#files.set(name, listing(h.size, h.digests()));
     this.#hashing.clear();
+    this.#background.clear();
     const files: Record<string, ManifestFile> = {};
     const stamps: Record<string, FileStamp> = {};
     for (const name of [...this.#files.keys()].sort()) {

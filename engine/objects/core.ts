@@ -68,7 +68,7 @@ function queue(infos: Buffer[]): Entry | undefined {
 
 /** ---- dump ---- */
 
-function collectThread(ctx: DumpContext, task: DumpTask, tid: number): Entry {
+function collectThread(ctx: DumpContext, task: DumpTask, tid: number, st: ProcStatus): Entry {
   const rp = task.remote;
   const t = rp.thread(tid);
   const out = (off: number): bigint => rp.scratch + BigInt(OUT + off);
@@ -91,7 +91,6 @@ function collectThread(ctx: DumpContext, task: DumpTask, tid: number): Entry {
   const robust = getRobustList(tid);
   const rseq = getRseqConfig(tid);
   const sched = getSched(tid);
-  const st = readStatus(task.proc.pid, tid);
   if (st.seccomp !== 0) {
     // Restoring without the filter would silently drop a security boundary.
     throw new UnsupportedError(`${tid}: the thread runs under seccomp (mode ${st.seccomp})`, { hint: 'seccomp filters are not supported yet' });
@@ -146,11 +145,12 @@ function collectSigactionsAndItimers(rp: RemoteProcess): { sigactions: Entry[]; 
 }
 
 /** core entries of every thread of a task, leader first (the leader's carries `tc`). */
-export function collectCores(ctx: DumpContext, task: DumpTask): Map<number, Entry> {
+/** `statuses`: /proc status of each thread, read once by the caller. */
+export function collectCores(ctx: DumpContext, task: DumpTask, statuses: ReadonlyMap<number, ProcStatus>): Map<number, Entry> {
   const { pid } = task.proc;
   const rp = task.remote;
   const cores = new Map<number, Entry>();
-  for (const tid of task.proc.tids) cores.set(tid, collectThread(ctx, task, tid));
+  for (const tid of task.proc.tids) cores.set(tid, collectThread(ctx, task, tid, statuses.get(tid)!));
   const leader = cores.get(pid)!;
   // From /proc: prlimit() on another user's task needs CAP_SYS_RESOURCE, which root lacks here.
   const rlimits = readLimits(pid).map((l) => ({ cur: l.soft, max: l.hard }));

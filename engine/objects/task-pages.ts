@@ -127,8 +127,8 @@ function passFdToTask(rp: RemoteProcess, fd: number): number {
 
 /**
  * The task pwritev()s its own pages into the pages image through a copy of the image's fd: one
- * copy from its memory into the page cache, where process_vm_readv + write() make two, and cryo's
- * worker threads hash each 32 MiB piece once written (no core is left idle). The writing is done
+ * copy from its memory into the page cache, where process_vm_readv + write() make two, and each
+ * 32 MiB piece is hashed in the background once written (no core is left idle). The writing is done
  * by a helper thread started in the task for it, so that the task's own threads are put back
  * before the long part, as inject() does: if cryo is killed meanwhile, the helper exits by itself
  * (the image's fd and the scratch area stay behind) and the task runs on. Pages the task can't
