@@ -9,7 +9,7 @@ import { mapFile, sha256InBackground, sha256InBackgroundAvailable } from '../../
 import { PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
 
 /** Most pieces a raw image written by a dump may have (1 TiB): room in RingHasher's shared memory. */
-const MAX_PIECES = 32768;
+const MAX_PIECES = 131072; // of PIECE_BYTES: images up to 1 TiB
 /** Workers hashing one file (each needs a core to be worth its start-up). */
 const MAX_FILE_WORKERS = 4;
 

@@ -128,7 +128,7 @@ function passFdToTask(rp: RemoteProcess, fd: number): number {
 /**
  * The task pwritev()s its own pages into the pages image through a copy of the image's fd: one
  * copy from its memory into the page cache, where process_vm_readv + write() make two, and each
- * 32 MiB piece is hashed in the background once written (no core is left idle). The writing is done
+ * piece is hashed in the background once written (no core is left idle). The writing is done
  * by a helper thread started in the task for it, so that the task's own threads are put back
  * before the long part, as inject() does: if cryo is killed meanwhile, the helper exits by itself
  * (the image's fd and the scratch area stay behind) and the task runs on. Pages the task can't
@@ -157,7 +157,7 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
     }
     const t1 = performance.now();
     ctx.log.debug(`${pid}: helper thread ${helper.tid} writes the pages (the task's own threads are back as they were)`);
-    const writer = new TaskPageWriter(pid, helper, scratch, taskFd, image);
+    const writer = new TaskPageWriter(pid, helper, scratch, taskFd, image, bytes);
     let done = 0;
     for (const r of runs) {
       const len = r.nrPages * PAGE_SIZE;
@@ -198,6 +198,9 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
 const EFAULT = 14;
 const EIO = 5;
 
+/** Bytes the task writes with one pwritev (fewer ptrace round trips than a call per piece). */
+const WRITE_CALL_BYTES = 32 << 20;
+
 /** Batches of ranges the task writes with one pwritev each, in file order (see writePagesByTask). */
 class TaskPageWriter {
   readonly #pid: number;
@@ -205,6 +208,7 @@ class TaskPageWriter {
   readonly #scratch: bigint;
   readonly #fd: number;
   readonly #image: SharedRawImage;
+  readonly #total: number;
   readonly #iov = Buffer.alloc(IOVS_PER_CALL * 16);
   #batch: RemoteRange[] = [];
   #batchBytes = 0;
@@ -219,15 +223,20 @@ class TaskPageWriter {
   /** Why the task's writes failed (not a fault: a security module, a full disk…); cryo writes the rest. */
   refused: string | undefined;
 
-  constructor(pid: number, helper: RemoteThread, scratch: bigint, fd: number, image: SharedRawImage) {
+  constructor(pid: number, helper: RemoteThread, scratch: bigint, fd: number, image: SharedRawImage, total: number) {
     this.#pid = pid;
+    this.#total = total;
     this.#helper = helper;
     this.#scratch = scratch;
     this.#fd = fd;
     this.#image = image;
   }
 
-  /** Queues a range for the task; a batch is written at each piece's worth (hashed meanwhile) or IOV_MAX ranges. */
+  /**
+   * Queues a range for the task; a batch is written at WRITE_CALL_BYTES or IOV_MAX ranges, its
+   * pieces hashed meanwhile. The last 64 MiB go a piece per call, so that little is left to hash
+   * when the last call returns.
+   */
   add(r: RemoteRange): void {
     this.flushed = false;
     if (this.refused) {
@@ -236,11 +245,12 @@ class TaskPageWriter {
       return;
     }
     for (let at = 0; at < r.len; ) {
-      const len = Math.min(r.len - at, PIECE_BYTES - this.#batchBytes);
+      const callBytes = this.#total - this.offset > 2 * WRITE_CALL_BYTES ? WRITE_CALL_BYTES : PIECE_BYTES;
+      const len = Math.min(r.len - at, callBytes - this.#batchBytes);
       this.#batch.push({ addr: r.addr + BigInt(at), len });
       this.#batchBytes += len;
       at += len;
-      if (this.#batchBytes === PIECE_BYTES || this.#batch.length === IOVS_PER_CALL) this.flush();
+      if (this.#batchBytes >= callBytes || this.#batch.length === IOVS_PER_CALL) this.flush();
     }
   }
 

@@ -1,6 +1,6 @@
 // Raw images (pages) are hashed while they are written: small ones inline, large ones on a
 // worker thread from a ring of shared buffers. Either way the manifest holds the SHA-256 of
-// exactly the bytes in the file (of each 32 MiB piece of it, for a larger one), whatever buffers
+// exactly the bytes in the file (of each 8 MiB piece of it, for a larger one), whatever buffers
 // they were written from.
 
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import { ImageReader, ImageWriter } from '../../../engine/images/index.ts';
+import { ImageReader, ImageWriter, PIECE_BYTES } from '../../../engine/images/index.ts';
 
 let dir = '';
 beforeEach(() => {
@@ -30,10 +30,10 @@ function manifestEntry(name: string): unknown {
 function fileListing(name: string): unknown {
   const bytes = fs.readFileSync(path.join(dir, name));
   const sha = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
-  if (bytes.length <= 32 * MIB) return { size: bytes.length, sha256: sha(bytes) };
+  if (bytes.length <= PIECE_BYTES) return { size: bytes.length, sha256: sha(bytes) };
   const pieces: string[] = [];
-  for (let off = 0; off < bytes.length; off += 32 * MIB) pieces.push(sha(bytes.subarray(off, off + 32 * MIB)));
-  return { size: bytes.length, piece_bytes: 32 * MIB, sha256_pieces: pieces };
+  for (let off = 0; off < bytes.length; off += PIECE_BYTES) pieces.push(sha(bytes.subarray(off, off + PIECE_BYTES)));
+  return { size: bytes.length, piece_bytes: PIECE_BYTES, sha256_pieces: pieces };
 }
 
 const CASES = [
@@ -60,21 +60,21 @@ for (const [label, expectedBytes, copyAhead] of CASES) {
     out.close();
     w.finish();
     const size = fs.statSync(path.join(dir, 'pages-1.img')).size;
-    assert.ok(size > 64 * MIB, `${size} bytes: more than two pieces`);
+    assert.ok(size > 2 * PIECE_BYTES, `${size} bytes: more than two pieces`);
     assert.deepEqual(manifestEntry('pages-1.img'), fileListing('pages-1.img'));
     await new ImageReader(dir).verify();
   });
 }
 
 test('a raw image of exactly two pieces lists two; one of a piece and a byte, two; one of a piece, a plain sha256', async () => {
-  for (const size of [64 * MIB, 32 * MIB + 1, 32 * MIB]) {
+  for (const size of [2 * PIECE_BYTES, PIECE_BYTES + 1, PIECE_BYTES]) {
     const w = new ImageWriter(dir, { hashWorker: 'ring' });
     const out = w.openRaw('pages-1.img', { expectedBytes: size });
     for (let off = 0; off < size; off += 3 * MIB) out.write(Buffer.alloc(Math.min(3 * MIB, size - off), off / MIB));
     out.close();
     w.finish();
     const want = fileListing('pages-1.img') as { sha256_pieces?: string[] };
-    assert.equal(want.sha256_pieces?.length ?? 1, size > 32 * MIB ? 2 : 1);
+    assert.equal(want.sha256_pieces?.length ?? 1, size > PIECE_BYTES ? 2 : 1);
     assert.deepEqual(manifestEntry('pages-1.img'), want);
     await new ImageReader(dir).verifyDeferred().wait();
   }
@@ -83,7 +83,7 @@ test('a raw image of exactly two pieces lists two; one of a piece and a byte, tw
 test('a byte flipped in any piece is caught; a manifest of version 1 (one sha256 for a large file) is still read', async () => {
   const w = new ImageWriter(dir);
   const out = w.openRaw('pages-1.img', { expectedBytes: 256 * MIB });
-  for (let i = 0; i < 100; i++) out.write(Buffer.alloc(MIB, i)); // 4 pieces, hashed by one worker per core at restore
+  for (let i = 0; i < 100; i++) out.write(Buffer.alloc(MIB, i)); // several pieces, hashed by one worker per core at restore
   out.close();
   w.finish();
   const file = path.join(dir, 'pages-1.img');
