@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { ImageReader, ImageWriter, PIECE_BYTES } from '../../../engine/images/index.ts';
+import { expectedListing } from '../../helpers/manifest.ts';
 
 let dir = '';
 beforeEach(() => {
@@ -28,12 +29,7 @@ function manifestEntry(name: string): unknown {
 
 /** What the manifest must say of a file, computed here with crypto alone. */
 function fileListing(name: string): unknown {
-  const bytes = fs.readFileSync(path.join(dir, name));
-  const sha = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
-  if (bytes.length <= PIECE_BYTES) return { size: bytes.length, sha256: sha(bytes) };
-  const pieces: string[] = [];
-  for (let off = 0; off < bytes.length; off += PIECE_BYTES) pieces.push(sha(bytes.subarray(off, off + PIECE_BYTES)));
-  return { size: bytes.length, piece_bytes: PIECE_BYTES, sha256_pieces: pieces };
+  return expectedListing(fs.readFileSync(path.join(dir, name)));
 }
 
 const CASES = [
