@@ -139,7 +139,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const stageSize = earlyRelease ? stageBytes(anon) : 0;
   // …or else written by a large task itself, hashed by a worker per core (see dumpMemory).
   const hashWorker = !stageSize && taskWritesPages(anon) ? 'pieces' : 'ring';
-  const images = new ImageWriter(opts.imagesDir, { hashWorker, copyAhead: earlyRelease });
+  const images = new ImageWriter(opts.imagesDir, { hashWorker, rawBytes: anon, copyAhead: earlyRelease });
   const tStage = performance.now();
   const stage = stageSize ? images.prepareRaw(stageSize) : undefined;
   if (stage) log.debug(`pages image of ${(stageSize / 2 ** 20).toFixed(0)} MiB prepared in ${(performance.now() - tStage).toFixed(0)} ms`);

@@ -228,14 +228,15 @@ export class ImageWriter {
   /**
    * `hashWorker`: hash workers are started now (a dump creates its writer before it freezes
    * anything), for the first large raw image: 'ring' for one cryo writes (openRaw), 'pieces' for
-   * one another process writes (openRawShared). `copyAhead`: large raw images are written without
-   * waiting for their hash, which finish() then waits for (a --leave-running dump lets the
-   * tasks go in between).
+   * one another process writes (openRawShared); `rawBytes`, the expected size of the largest raw
+   * image: no 'ring' worker is started for one too small to use it. `copyAhead`: large raw images
+   * are written without waiting for their hash, which finish() then waits for (a
+   * --leave-running dump lets the tasks go in between).
    */
-  constructor(dir: string, opts: { hashWorker?: 'ring' | 'pieces'; copyAhead?: boolean } = {}) {
+  constructor(dir: string, opts: { hashWorker?: 'ring' | 'pieces'; rawBytes?: number; copyAhead?: boolean } = {}) {
     this.dir = dir;
     this.#copyAhead = opts.copyAhead ?? false;
-    if (opts.hashWorker === 'ring') this.#idleHasher = new RingHasher();
+    if (opts.hashWorker === 'ring' && (opts.rawBytes ?? Infinity) >= PRESTARTED_HASH_BYTES) this.#idleHasher = new RingHasher();
     // Nothing to start when the thread pool can hash (PoolHasher).
     if (opts.hashWorker === 'pieces' && !poolHashing()) this.#idlePieces = FileHasher.prestart();
     fs.mkdirSync(dir, { recursive: true });

@@ -332,5 +332,7 @@ class TaskPageWriter {
 
 /** Whether a process with `anon` bytes of anonymous memory would write its own pages (see dumpMemory). */
 export function taskWritesPages(anon: number): boolean {
+  // Below the smallest threshold the answer needs no libcrypto (loading it takes ~3 ms).
+  if (anon < 64 << 20 && !(Number(process.env.CRYO_TASK_WRITE_BYTES) > 0)) return false;
   return anon >= taskWriteBytes();
 }
