@@ -61,7 +61,7 @@ export const NR = {
   exit_group: 231, tgkill: 234, openat: 257, set_robust_list: 273, get_robust_list: 274, dup3: 292,
   pipe2: 293, preadv: 295, pwritev: 296, rt_tgsigqueueinfo: 297, prlimit64: 302, memfd_create: 319, rseq: 334,
   sched_setparam: 142, sched_getparam: 143, sched_setscheduler: 144, sched_getscheduler: 145,
-  getpriority: 140, setpriority: 141, close_range: 436, kcmp: 312, userfaultfd: 323, eventfd2: 290, signalfd4: 289, timerfd_create: 283, timerfd_settime: 286, pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440,
+  getpriority: 140, setpriority: 141, close_range: 436, kcmp: 312, userfaultfd: 323, eventfd2: 290, signalfd4: 289, timerfd_create: 283, timerfd_settime: 286, pidfd_open: 434, clone3: 435, pidfd_getfd: 438, process_madvise: 440, process_mrelease: 448,
   connect: 42, accept: 43, sendto: 44, recvfrom: 45, shutdown: 48, bind: 49, listen: 50, getsockname: 51,
   getpeername: 52, socketpair: 53, setsockopt: 54, getsockopt: 55, accept4: 288,
   epoll_create1: 291, epoll_ctl: 233, inotify_init1: 294, inotify_add_watch: 254, inotify_rm_watch: 255,

@@ -22,6 +22,20 @@ export function copyFdOf(pid: number, fd: number): number {
   }
 }
 
+/** pidfd_open that returns -1 instead of throwing (the process may be gone). */
+export function tryPidfdOpen(pid: number): number {
+  return Number(sys.syscall(NR.pidfd_open, pid, 0, 0, 0, 0, 0));
+}
+
+/**
+ * Frees the memory of a process that is being killed from cryo's thread (process_mrelease, Linux
+ * 5.15) while the process frees it too in its exit, so that it is gone sooner. False when it could
+ * not (not dying, its memory shared with a process that is not, an older kernel).
+ */
+export function releaseDyingMemory(pidfd: number): boolean {
+  return Number(sys.syscall(NR.process_mrelease, pidfd, 0, 0, 0, 0, 0)) === 0;
+}
+
 export function closeFd(fd: number): void {
   sys.close(fd);
 }
