@@ -182,12 +182,12 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
     table.push(facts);
     // dup()ed and inherited fds share one open file description (one offset), in this process
     // or another of the tree: keep them sharing.
-    const same = findDescription(ctx.descriptions, facts);
+    const place = locateDescription(ctx.descriptions, facts);
     let id: number;
     let type: number;
-    if (same) {
-      id = same.id;
-      type = same.type;
+    if (place.same) {
+      id = place.same.id;
+      type = place.same.type;
     } else {
       const kind = FD_KINDS.find((k) => k.matches(facts));
       if (!kind) {
@@ -198,7 +198,7 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
       ctx.files.push(fe);
       id = fe.id as number;
       type = fe.type as number;
-      addDescription(ctx.descriptions, { facts, id, type });
+      place.list.splice(place.at, 0, { facts, id, type });
     }
     fdinfo.push({ id, flags: info.flags & O.CLOEXEC ? FD_CLOEXEC : 0, type, fd });
   }
@@ -238,33 +238,25 @@ function kcmpOrder(a: FdFacts, b: FdFacts): number {
   return kcmpFile(a.pid, a.fd, b.pid, b.fd);
 }
 
-function findDescription(byKey: Map<string, Description[]>, f: FdFacts): Description | undefined {
-  const list = byKey.get(descriptionKey(f));
-  if (!list) return undefined;
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const c = kcmpOrder(f, list[mid]!.facts);
-    if (c === 0) return list[mid];
-    if (c === 1) hi = mid - 1;
-    else lo = mid + 1;
-  }
-  return undefined;
-}
-
-function addDescription(byKey: Map<string, Description[]>, d: Description): void {
-  const key = descriptionKey(d.facts);
-  const list = byKey.get(key) ?? [];
-  byKey.set(key, list);
+/**
+ * Where `f`'s open file description is in its key's sorted list (`same`), or where it would go
+ * (`at`): one binary search, whose place the caller inserts at (nothing else adds descriptions
+ * in between).
+ */
+function locateDescription(byKey: Map<string, Description[]>, f: FdFacts): { list: Description[]; at: number; same?: Description } {
+  const key = descriptionKey(f);
+  let list = byKey.get(key);
+  if (!list) byKey.set(key, (list = []));
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (kcmpOrder(d.facts, list[mid]!.facts) === 1) hi = mid;
+    const c = kcmpOrder(f, list[mid]!.facts);
+    if (c === 0) return { list, at: mid, same: list[mid] };
+    if (c === 1) hi = mid;
     else lo = mid + 1;
   }
-  list.splice(lo, 0, d);
+  return { list, at: lo };
 }
 
 /** ---- restore ---- */
