@@ -83,13 +83,40 @@ export const sys = {
 };
 
 /**
+ * Background calls submitted to koffi at once, at most: koffi refuses more than 64 ("Too many
+ * asynchronous calls are running"), and libuv's pool runs 4 at a time anyway. The rest wait here.
+ */
+const MAX_BACKGROUND_CALLS = 16;
+let backgroundCalls = 0;
+const waitingCalls: (() => void)[] = [];
+
+/**
  * Runs a native call of `sys` on a thread of libuv's pool instead of this one, so this thread can
  * go on meanwhile (e.g. drive a traced task). Resolves with the call's return value; errno is
  * that thread's, not readable here: callers treat a short or failed result as "do the rest".
+ * Calls beyond MAX_BACKGROUND_CALLS start, in order, as earlier ones end.
  */
 export function callInBackground<A extends unknown[]>(fn: (...args: A) => number, ...args: A): Promise<number> {
   return new Promise((resolve, reject) => {
-    (fn as unknown as { async: (...a: unknown[]) => void }).async(...args, (err: unknown, res: number) => (err ? reject(err) : resolve(res)));
+    const done = (): void => {
+      backgroundCalls--;
+      waitingCalls.shift()?.();
+    };
+    const start = (): void => {
+      backgroundCalls++;
+      try {
+        (fn as unknown as { async: (...a: unknown[]) => void }).async(...args, (err: unknown, res: number) => {
+          done();
+          if (err) reject(err);
+          else resolve(res);
+        });
+      } catch (e) {
+        done();
+        reject(e);
+      }
+    };
+    if (backgroundCalls < MAX_BACKGROUND_CALLS) start();
+    else waitingCalls.push(start);
   });
 }
 

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
+import { PoolHasher } from '../../../engine/images/hashing.ts';
 import { ImageReader, ImageWriter, PIECE_BYTES } from '../../../engine/images/index.ts';
 import { expectedListing } from '../../helpers/manifest.ts';
 
@@ -203,6 +204,19 @@ for (const how of ['thread pool', 'workers started in advance', 'workers'] as co
     assert.deepEqual(manifestEntry('pages-1.img'), fileListing('pages-1.img'));
   });
 }
+
+test('an image of hundreds of pieces is hashed on the pool, all of them submitted at once (more than koffi runs at a time)', async () => {
+  const file = path.join(dir, 'pages-1.img');
+  const piece = 64 * 1024;
+  const bytes = Buffer.alloc(300 * piece + 123);
+  for (let i = 0; i < bytes.length; i += 4096) bytes.fill((i / 4096) & 0xff, i, Math.min(i + 4096, bytes.length));
+  fs.writeFileSync(file, bytes);
+  const hasher = new PoolHasher(file, bytes.length, piece);
+  await hasher.settled();
+  const sha = (b: Uint8Array): string => crypto.createHash('sha256').update(b).digest('hex');
+  const want = Array.from({ length: 301 }, (_, p) => sha(bytes.subarray(p * piece, (p + 1) * piece)));
+  assert.deepEqual(hasher.finish(), want);
+});
 
 test('a raw image written by someone else: too short is an error; discarded, it is gone and its name free', async () => {
   const w = new ImageWriter(dir, { hashWorker: 'pieces' });
