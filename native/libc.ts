@@ -3,6 +3,13 @@
 // parameters, which is call-compatible on x86_64 for integer arguments.
 import koffi from 'koffi';
 
+const MAX_KOFFI_ASYNC_CALLS = 4096;
+
+// Every piece of a large image is hashed by its own async call, all submitted while the task
+// writes (cryo's thread is busy driving it then, so calls queued on our side would not start
+// until it is done): room for 4096 calls in koffi's queue, its maximum (default 256). Each queued
+// call holds 256 KiB of koffi's blocks, mostly untouched. Set before any library is loaded.
+koffi.config({ ...koffi.config(), max_async_calls: MAX_KOFFI_ASYNC_CALLS });
 const libc = koffi.load('libc.so.6');
 
 /** errno of the last native call on this thread (read it before any other native call). */
@@ -83,10 +90,12 @@ export const sys = {
 };
 
 /**
- * Background calls submitted to koffi at once, at most: koffi refuses more than 64 ("Too many
- * asynchronous calls are running"), and libuv's pool runs 4 at a time anyway. The rest wait here.
+ * Background calls submitted to koffi at once, at most: koffi refuses more than it has room for
+ * ("Too many asynchronous calls are running"). The rest wait here, and start as earlier calls end
+ * — which needs cryo's thread back in the event loop, so the limit is kept high (an image of 32 GiB
+ * in 8 MiB pieces, all at once).
  */
-const MAX_BACKGROUND_CALLS = 16;
+const MAX_BACKGROUND_CALLS = MAX_KOFFI_ASYNC_CALLS - 64;
 let backgroundCalls = 0;
 const waitingCalls: (() => void)[] = [];
 

@@ -205,7 +205,7 @@ for (const how of ['thread pool', 'workers started in advance', 'workers'] as co
   });
 }
 
-test('an image of hundreds of pieces is hashed on the pool, all of them submitted at once (more than koffi runs at a time)', async () => {
+test('an image of hundreds of pieces is hashed on the pool, all of them submitted at once (more than koffi queues by default)', async () => {
   const file = path.join(dir, 'pages-1.img');
   const piece = 64 * 1024;
   const bytes = Buffer.alloc(300 * piece + 123);
