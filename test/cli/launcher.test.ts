@@ -2,7 +2,7 @@
 // first), and what cryo runs gets the variable back exactly as it was — or still unset.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../helpers/repo.ts';
@@ -50,4 +50,22 @@ test('Node under the launcher does not read the CA bundle NODE_EXTRA_CA_CERTS na
   const launched = spawnSync(join(repoRoot(), 'bin', 'cryo'), ['--version'], { env, encoding: 'utf8' });
   assert.doesNotMatch(launched.stderr, /extra certs/i);
   assert.equal(launched.status, direct.status);
+});
+
+test('the launcher finds cryo when started through a symlink (as npm link makes), by a relative path, or as `sh cryo`', (t) => {
+  const dir = tmpDir('cryo-launcher-link', t);
+  const launcher = join(repoRoot(), 'bin', 'cryo');
+  const link = join(dir, 'cryo');
+  symlinkSync(launcher, link);
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+  const demo = join(repoRoot(), 'workflows', 'demo.yaml');
+  for (const [how, cmd, args, cwd] of [
+    ['a symlink', link, ['validate', demo], dir],
+    ['a relative path', './cryo', ['validate', demo], join(repoRoot(), 'bin')],
+    ['sh cryo', 'sh', ['cryo', 'validate', demo], join(repoRoot(), 'bin')],
+  ] as const) {
+    const r = spawnSync(cmd, args, { env, cwd, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${how}: ${r.stderr}`);
+    assert.match(r.stdout, /demo\.yaml: ok/, how);
+  }
 });
