@@ -4,12 +4,13 @@
 // as it is first called, took ~35 ms of every command's start-up (a dump of 64 MiB takes ~170 ms
 // in all); from the cache it takes ~15 ms. Node 20 keeps no such cache itself.
 //
-// The cache (main.cjs.v8cache) is a JSON header line and V8's data. It is used only for the same
-// bundle on the same Node (SHA-256 of both in the header) and when its own SHA-256 matches, since
-// V8 checks neither the source's contents nor the data's. It holds the functions that had been
-// compiled when a command ended: it is written after the first successful run of each command
-// (dump, restore, …), and again if V8 rejects it. CRYO_CODE_CACHE=0 neither reads nor writes it.
-// A directory cryo may not write to just goes without.
+// A cache per command (main.cjs.dump.v8cache, …), since V8 reads a cache whole and a command
+// needs only its own code: a JSON header line, then V8's data. It is used only for the same bundle
+// on the same Node (SHA-256 of both in the header) and when its own SHA-256 matches, since V8
+// checks neither the source's contents nor the data's. It holds the functions that had been
+// compiled when the command ended: it is written after the command's first successful run, and
+// again if V8 rejects it. CRYO_CODE_CACHE=0 neither reads nor writes it. A directory cryo may not
+// write to just goes without.
 'use strict';
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
@@ -24,10 +25,12 @@ if (process.env.CRYO_NODE_EXTRA_CA_CERTS !== undefined) {
 }
 
 const BUNDLE = path.join(__dirname, '..', 'dist', 'bundle', 'main.cjs');
-const CACHE = `${BUNDLE}.v8cache`;
-const MAGIC = 'cryo-v8-code-cache 1';
+const MAGIC = 'cryo-v8-code-cache 2';
+// The command (options may come before it); anything else (--help, a usage error) shares one cache.
+const COMMAND = process.argv.slice(2).find((a) => /^(dump|restore|check|show|validate|plan|run|schema)$/.test(a)) ?? 'none';
+const CACHE = `${BUNDLE}.${COMMAND}.v8cache`;
 
-/** The header and V8 data of a cache made for this bundle and Node, or undefined. */
+/** V8's data of the cache made for this bundle, Node and command, or undefined. */
 function readCache(key) {
   let buf;
   try {
@@ -43,14 +46,14 @@ function readCache(key) {
   } catch {
     return undefined;
   }
-  if (header?.magic !== MAGIC || header.key !== key || !Array.isArray(header.commands)) return undefined;
+  if (header?.magic !== MAGIC || header.key !== key) return undefined;
   const data = buf.subarray(nl + 1);
   if (createHash('sha256').update(data).digest('hex') !== header.sha256) return undefined;
-  return { commands: header.commands, data };
+  return data;
 }
 
-function writeCache(key, commands, data) {
-  const header = JSON.stringify({ magic: MAGIC, key, commands, sha256: createHash('sha256').update(data).digest('hex') });
+function writeCache(key, data) {
+  const header = JSON.stringify({ magic: MAGIC, key, sha256: createHash('sha256').update(data).digest('hex') });
   const tmp = `${CACHE}.${process.pid}.tmp`;
   try {
     fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${header}\n`), data]), { mode: 0o644 });
@@ -75,19 +78,13 @@ try {
 const useCache = process.env.CRYO_CODE_CACHE !== '0';
 const key = useCache ? createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}\0${process.execArgv.join(' ')}`).digest('hex') : '';
 const cache = useCache ? readCache(key) : undefined;
-const script = new vm.Script(Module.wrap(source), { filename: BUNDLE, cachedData: cache?.data });
-const accepted = cache !== undefined && !script.cachedDataRejected;
+const script = new vm.Script(Module.wrap(source), { filename: BUNDLE, cachedData: cache });
 
-if (useCache) {
-  // The command's name, for what the cache covers (options may come before it).
-  const command = process.argv.slice(2).find((a) => /^[a-z][a-z-]*$/.test(a)) ?? '';
-  if (!accepted || !cache.commands.includes(command)) {
-    process.on('exit', (code) => {
-      if (code !== 0) return; // a failed command compiled only part of its path
-      const commands = [...new Set([...(accepted ? cache.commands : []), command])].sort();
-      writeCache(key, commands, script.createCachedData());
-    });
-  }
+if (useCache && (cache === undefined || script.cachedDataRejected)) {
+  process.on('exit', (code) => {
+    // A failed command compiled only part of its path.
+    if (code === 0) writeCache(key, script.createCachedData());
+  });
 }
 
 const bundle = { exports: {} };
