@@ -67,16 +67,18 @@ function writeCache(key, data) {
   }
 }
 
-let source;
+let bytes;
 try {
-  source = fs.readFileSync(BUNDLE, 'utf8');
+  bytes = fs.readFileSync(BUNDLE);
 } catch (e) {
   process.stderr.write(`Error: cryo is not built (${e.code === 'ENOENT' ? `no ${BUNDLE}` : e.message})\nhint: run \`npm ci\` (or \`npm run build\`) in ${path.dirname(__dirname)}\n`);
   process.exit(1);
 }
 
+// The bundle is ASCII (esbuild's charset: 'ascii'): latin1 decodes it ~3× faster than utf8.
+const source = bytes.latin1Slice(0, bytes.length);
 const useCache = process.env.CRYO_CODE_CACHE !== '0';
-const key = useCache ? createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}\0${process.execArgv.join(' ')}`).digest('hex') : '';
+const key = useCache ? createHash('sha256').update(bytes).update(`\0${process.version}\0${process.arch}\0${process.execArgv.join(' ')}`).digest('hex') : '';
 const cache = useCache ? readCache(key) : undefined;
 const script = new vm.Script(Module.wrap(source), { filename: BUNDLE, cachedData: cache });
 

@@ -105,3 +105,14 @@ test('without a built bundle cryo says how to build it', (t) => {
   assert.match(r.stderr, /cryo is not built/);
   assert.match(r.stderr, /npm ci/);
 });
+
+test('the CLI bundle is ASCII, as bin/cryo.cjs reads it (latin1), and non-ASCII output comes out right', (t) => {
+  const bytes = readFileSync(join(repoRoot(), 'dist', 'bundle', 'main.cjs'));
+  const at = bytes.findIndex((b) => b > 0x7f);
+  assert.equal(at, -1, `non-ASCII byte at ${at}`);
+  const wf = join(tmpDir('cryo-ascii', t), 'one.yaml');
+  writeFileSync(wf, 'version: 1\nname: one\nsteps:\n  - name: nothing\n    run: "true"\n');
+  const r = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'cryo.cjs'), 'run', wf], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /\u2713 nothing/, 'the step is marked done with a check mark');
+});
