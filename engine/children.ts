@@ -6,10 +6,10 @@
 // (sh → setsid CMD &, sh exits): cryo, a child subreaper (as the engine's restore makes it anyway),
 // inherits the orphan, and the runner reaps it by pid — never waitpid(-1), which would steal the
 // exit of a `run` step's process from libuv.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { SIG, WAIT, sendSignal, setChildSubreaper, waitTask } from '../native/index.ts';
 import { RuntimeError } from '../errors.ts';
+import { childProcess } from './lazy-builtins.ts';
 
 export interface DetachedOptions {
   readonly cwd: string;
@@ -29,7 +29,7 @@ export function startDetached(argv: readonly string[], opts: DetachedOptions): n
   let out: string;
   try {
     // $1 is the output file, the rest is argv, passed as arguments: no quoting of user text.
-    out = execFileSync('/bin/sh', ['-c', 'o=$1; shift; setsid "$@" </dev/null >>"$o" 2>&1 & echo $!', 'sh', opts.output, ...argv], {
+    out = childProcess().execFileSync('/bin/sh', ['-c', 'o=$1; shift; setsid "$@" </dev/null >>"$o" 2>&1 & echo $!', 'sh', opts.output, ...argv], {
       cwd: opts.cwd,
       env: opts.env,
       encoding: 'utf8',

@@ -1,8 +1,8 @@
 // Action hooks: CRIU's action-script moments. One mechanism drives both `--action-script` on the
 // CLI and `hooks:` in workflows: the engine calls an ActionHook at each moment; a hook that
 // fails throws HookError, and the engine applies CRIU's failure semantics for that action.
-import { spawnSync } from 'node:child_process';
 import { HookError } from '../errors.ts';
+import { childProcess } from './lazy-builtins.ts';
 
 export const HOOK_NAMES = [
   'pre-dump',
@@ -49,7 +49,7 @@ export function actionScripts(paths: readonly string[], logFd: number | 'inherit
   return async (event) => {
     const failed: string[] = [];
     for (const path of ordered) {
-      const r = spawnSync(path, [], {
+      const r = childProcess().spawnSync(path, [], {
         stdio: ['ignore', logFd, logFd],
         env: { ...process.env, ...hookEnv(event) },
       });

@@ -3,10 +3,11 @@
 // already, InlineHasher for small raw images.
 import fs from 'node:fs';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { ImageError, InternalError } from '../../errors.ts';
 import { mapFile, sha256InBackground, sha256InBackgroundAvailable } from '../../native/index.ts';
 import { PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../lazy-builtins.ts';
 
 /** Most pieces a raw image written by a dump may have (1 TiB): room in RingHasher's shared memory. */
 const MAX_PIECES = 131072; // of PIECE_BYTES: images up to 1 TiB
@@ -55,7 +56,7 @@ export class RingHasher {
   #own: Buffer | undefined;
 
   constructor() {
-    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), {
+    this.#worker = new (workerThreads().Worker)(new URL('./hash-worker.js', import.meta.url), {
       workerData: { path: this.#path.buffer, ctl: this.#ctl.buffer, slots: this.#slots, slotBytes: RAW_BUFFER_BYTES, digest: this.#digest },
     });
     this.#worker.unref();
@@ -143,7 +144,7 @@ class PieceWorker {
 
   constructor(path: SharedArrayBuffer, digests: SharedArrayBuffer, pieceBytes: number, first: number, stride: number) {
     Atomics.store(this.#ctl, 1, 1);
-    const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, state: this.#state, digests, pieceBytes, first, stride } });
+    const worker = new (workerThreads().Worker)(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, state: this.#state, digests, pieceBytes, first, stride } });
     worker.unref();
   }
 

@@ -3,10 +3,9 @@
 // dropped so the peer sees silence (and retransmits later), never a reset. nftables (a table
 // `inet CRIU-<root pid>` with a set of locked 4-tuples per family) when `nft` is installed, else
 // iptables/ip6tables rules, as CRIU 3.17 writes them.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
+import { childProcess, net } from '../lazy-builtins.ts';
 
 export type LockMethod = 'iptables' | 'nftables';
 /** inventory_entry.network_lock_method (CRIU's enum NETWORK_LOCK_METHOD). */
@@ -56,7 +55,7 @@ function addrText(family: number, a: Buffer): { family: 4 | 6; text: string } {
 }
 
 function run(cmd: string, args: readonly string[], input?: string): { ok: boolean; err: string } {
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  const r = childProcess().spawnSync(cmd, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
   return { ok: !r.error && r.status === 0, err: (r.error?.message ?? r.stderr ?? '').trim() };
 }
 
@@ -139,6 +138,6 @@ export function unlockConnections(method: LockMethod, rootPid: number, conns: re
 export function connText(c: Conn): string {
   const s = addrText(c.family, c.src).text;
   const d = addrText(c.family, c.dst).text;
-  const w = (a: string): string => (isIPv4(a) ? a : `[${a}]`);
+  const w = (a: string): string => (net().isIPv4(a) ? a : `[${a}]`);
   return `${w(s)}:${c.srcPort} - ${w(d)}:${c.dstPort}`;
 }

@@ -23,7 +23,6 @@
 // them, so a dump that finds any in a pair of the tree refuses with a hint instead of losing
 // them or altering the task; tty-data.img is never written.
 import { closeSync, chownSync, openSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { ImageError, UnsupportedError } from '../../errors.ts';
 import {
   F,
@@ -49,6 +48,7 @@ import {
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import { readStat } from '../proc/index.ts';
 import { FOWN, withOwnCopy, type Entry, type FdFacts, type FdKind } from './fd-kind.ts';
+import { tty } from '../lazy-builtins.ts';
 
 export const TTY_TYPE = { PTY: 1, CONSOLE: 2, VT: 3, CTTY: 4, EXT_TTY: 5, SERIAL: 6 } as const;
 
@@ -387,7 +387,7 @@ function openExternal(ctx: RestoreContext, s: TtyRestoreState, info: Entry, file
       hint: 'restore with --shell-job (-j), from a terminal: the task gets cryo\'s terminal',
     });
   }
-  const own = [0, 1, 2].find((fd) => isatty(fd));
+  const own = [0, 1, 2].find((fd) => tty().isatty(fd));
   if (own === undefined) {
     throw new UnsupportedError('the task used its shell\'s terminal, and cryo restore runs on no terminal to give it', {
       hint: 'run `cryo restore -j` with its stdin (or stdout, stderr) on a terminal',
