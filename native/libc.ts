@@ -55,6 +55,20 @@ export const sys = {
   ptraceBuf: libc.func('long ptrace(int req, int pid, uintptr_t addr, void *data)') as (
     req: number, pid: number, addr: Int, data: Uint8Array,
   ) => number,
+  posixSpawn: libc.func('int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)') as (
+    pid: Int32Array, path: string, actions: Uint8Array, attr: Uint8Array, argv: (string | null)[], envp: (string | null)[],
+  ) => number,
+  spawnActionsInit: libc.func('int posix_spawn_file_actions_init(void *actions)') as (actions: Uint8Array) => number,
+  spawnActionsDestroy: libc.func('int posix_spawn_file_actions_destroy(void *actions)') as (actions: Uint8Array) => number,
+  spawnActionsOpen: libc.func('int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, int mode)') as (
+    actions: Uint8Array, fd: number, path: string, oflag: number, mode: number,
+  ) => number,
+  spawnActionsDup2: libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)') as (actions: Uint8Array, fd: number, newfd: number) => number,
+  spawnAttrInit: libc.func('int posix_spawnattr_init(void *attr)') as (attr: Uint8Array) => number,
+  spawnAttrDestroy: libc.func('int posix_spawnattr_destroy(void *attr)') as (attr: Uint8Array) => number,
+  spawnAttrSetFlags: libc.func('int posix_spawnattr_setflags(void *attr, short flags)') as (attr: Uint8Array, flags: number) => number,
+  spawnAttrSetSigMask: libc.func('int posix_spawnattr_setsigmask(void *attr, void *set)') as (attr: Uint8Array, set: Uint8Array) => number,
+  spawnAttrSetSigDefault: libc.func('int posix_spawnattr_setsigdefault(void *attr, void *set)') as (attr: Uint8Array, set: Uint8Array) => number,
   waitpid: libc.func('int waitpid(int pid, void *status, int options)') as (
     pid: number, status: Uint8Array, options: number,
   ) => number,

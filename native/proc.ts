@@ -1,6 +1,6 @@
 // Syscalls cryo makes on its own behalf, about other processes (no injection needed).
-import { check } from './check.ts';
-import { NR } from './constants.ts';
+import { SyscallError, check } from './check.ts';
+import { NR, SIG } from './constants.ts';
 import { sys, syscallArgs } from './libc.ts';
 
 export function pidfdOpen(pid: number): number {
@@ -34,6 +34,56 @@ export function tryPidfdOpen(pid: number): number {
  */
 export function releaseDyingMemory(pidfd: number): boolean {
   return Number(sys.syscall(NR.process_mrelease, pidfd, 0, 0, 0, 0, 0)) === 0;
+}
+
+// glibc's sizes on x86_64 (posix_spawn_file_actions_t 80 bytes, posix_spawnattr_t 336, sigset_t
+// 128), with room to spare.
+const SPAWN_ACTIONS_BYTES = 256;
+const SPAWN_ATTR_BYTES = 512;
+const SIGSET_BYTES = 128;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+
+/**
+ * Starts `argv[0]` (an absolute path) as cryo's child with posix_spawn — not through libuv, which
+ * would reap the child's ptrace stops as its exit — with stdin, stdout and stderr on /dev/null,
+ * every signal at its default and none blocked, an empty environment. Returns its pid.
+ */
+export function spawnPlainChild(argv: readonly string[]): number {
+  const actions = Buffer.alloc(SPAWN_ACTIONS_BYTES);
+  const attr = Buffer.alloc(SPAWN_ATTR_BYTES);
+  const failed = (call: string, rc: number): never => {
+    throw new SyscallError(call, rc, argv[0]!);
+  };
+  let rc = sys.spawnActionsInit(actions);
+  if (rc) failed('posix_spawn_file_actions_init', rc);
+  try {
+    rc = sys.spawnAttrInit(attr);
+    if (rc) failed('posix_spawnattr_init', rc);
+    try {
+      for (const [fd, oflag] of [[0, O_RDONLY], [1, O_WRONLY]] as const) {
+        rc = sys.spawnActionsOpen(actions, fd, '/dev/null', oflag, 0);
+        if (rc) failed('posix_spawn_file_actions_addopen', rc);
+      }
+      rc = sys.spawnActionsDup2(actions, 1, 2);
+      if (rc) failed('posix_spawn_file_actions_adddup2', rc);
+      // Every signal but SIGKILL and SIGSTOP (which have no disposition to set) to its default.
+      const all = Buffer.alloc(SIGSET_BYTES, 0xff);
+      for (const sig of [SIG.SIGKILL, SIG.SIGSTOP]) all[(sig - 1) >> 3]! &= ~(1 << ((sig - 1) & 7));
+      rc = sys.spawnAttrSetSigDefault(attr, all) || sys.spawnAttrSetSigMask(attr, Buffer.alloc(SIGSET_BYTES)) || sys.spawnAttrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+      if (rc) failed('posix_spawnattr_set*', rc);
+      const pid = new Int32Array(1);
+      rc = sys.posixSpawn(pid, argv[0]!, actions, attr, [...argv, null], [null]);
+      if (rc) failed('posix_spawn', rc);
+      return pid[0]!;
+    } finally {
+      sys.spawnAttrDestroy(attr);
+    }
+  } finally {
+    sys.spawnActionsDestroy(actions);
+  }
 }
 
 export function closeFd(fd: number): void {
