@@ -43,16 +43,19 @@ const SLEEP = ['/bin/sleep', '/usr/bin/sleep'].find((p) => existsSync(p)) ?? '/b
 function waitIdle(pid: number): void {
   const deadline = Date.now() + 5000;
   for (;;) {
-    try {
-      const sc = readSyscall(pid);
-      if ('nr' in sc && NANOSLEEP.has(sc.nr)) break;
-      if (readStat(pid).state === 'Z') throw new RuntimeError(`restore helper ${pid} (${SLEEP}) exited at once`);
-    } catch (e) {
-      if (e instanceof RuntimeError) throw e;
-      /* not there yet */
-    }
+    if (inNanosleep(pid)) break;
+    if (readStat(pid).state === 'Z') throw new RuntimeError(`restore helper ${pid} (${SLEEP}) exited at once`);
     if (Date.now() > deadline) throw new RuntimeError(`restore helper ${pid} did not settle`);
     sleepMs(0.2);
+  }
+}
+
+function inNanosleep(pid: number): boolean {
+  try {
+    const sc = readSyscall(pid);
+    return 'nr' in sc && NANOSLEEP.has(sc.nr);
+  } catch {
+    return false; // not there yet (exec under way)
   }
 }
 

@@ -153,9 +153,9 @@ export class RemoteProcess {
       const end = t.runBatch(this.#batchIp, table, n);
       const ran = Number((end - table) / BigInt(BATCH_ENTRY));
       collect(ran);
+      const last = results[results.length - 1]!;
       if (ran === n) {
         // Reached the terminator: a failure of the last call also ends here; look at it.
-        const last = this.get(BATCH_TABLE_OFF + (n - 1) * BATCH_ENTRY + 56, 8).readBigInt64LE(0);
         const c = calls[i + n - 1]!;
         if (last < 0n && last > -4096n && c.check !== false) throw failed(c, last, t.tid);
         i += n;
@@ -163,8 +163,7 @@ export class RemoteProcess {
       }
       // Stopped after the failing call ran-1 of this table.
       const c = calls[i + ran - 1]!;
-      const r = this.get(BATCH_TABLE_OFF + (ran - 1) * BATCH_ENTRY + 56, 8).readBigInt64LE(0);
-      if (c.check !== false) throw failed(c, r, t.tid);
+      if (c.check !== false) throw failed(c, last, t.tid);
       i += ran;
     }
     return results;

@@ -1,6 +1,6 @@
 // Syscalls cryo makes on its own behalf, about other processes (no injection needed).
 import { SyscallError, check } from './check.ts';
-import { NR, SIG } from './constants.ts';
+import { NR, O, SIG } from './constants.ts';
 import { sys, syscallArgs } from './libc.ts';
 
 export function pidfdOpen(pid: number): number {
@@ -43,8 +43,6 @@ const SPAWN_ATTR_BYTES = 512;
 const SIGSET_BYTES = 128;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
 
 /**
  * Starts `argv[0]` (an absolute path) as cryo's child with posix_spawn — not through libuv, which
@@ -63,7 +61,7 @@ export function spawnPlainChild(argv: readonly string[]): number {
     rc = sys.spawnAttrInit(attr);
     if (rc) failed('posix_spawnattr_init', rc);
     try {
-      for (const [fd, oflag] of [[0, O_RDONLY], [1, O_WRONLY]] as const) {
+      for (const [fd, oflag] of [[0, O.RDONLY], [1, O.WRONLY]] as const) {
         rc = sys.spawnActionsOpen(actions, fd, '/dev/null', oflag, 0);
         if (rc) failed('posix_spawn_file_actions_addopen', rc);
       }

@@ -3,14 +3,14 @@
 // already, InlineHasher for small raw images.
 import fs from 'node:fs';
 import os from 'node:os';
+import type { Worker } from 'node:worker_threads';
 import { ImageError, InternalError } from '../../errors.ts';
 import { mapFile, sha256InBackground, sha256InBackgroundAvailable } from '../../native/index.ts';
-import { PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
-import type { Worker } from 'node:worker_threads';
 import { workerThreads } from '../lazy-builtins.ts';
+import { PIECE_BYTES, PieceHash, pieceCount } from './piece-hash.ts';
 
 /** Most pieces a raw image written by a dump may have (1 TiB): room in RingHasher's shared memory. */
-const MAX_PIECES = 131072; // of PIECE_BYTES: images up to 1 TiB
+const MAX_PIECES = 131072;
 /** Workers hashing one file (each needs a core to be worth its start-up). */
 const MAX_FILE_WORKERS = 4;
 

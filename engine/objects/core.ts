@@ -144,8 +144,10 @@ function collectSigactionsAndItimers(rp: RemoteProcess): { sigactions: Entry[]; 
   return { sigactions, itimers: { real: itimer(0), virt: itimer(1), prof: itimer(2) } };
 }
 
-/** core entries of every thread of a task, leader first (the leader's carries `tc`). */
-/** `statuses`: /proc status of each thread, read once by the caller. */
+/**
+ * core entries of every thread of a task, leader first (the leader's carries `tc`). `statuses`:
+ * /proc status of each thread, read once by the caller.
+ */
 export function collectCores(ctx: DumpContext, task: DumpTask, statuses: ReadonlyMap<number, ProcStatus>): Map<number, Entry> {
   const { pid } = task.proc;
   const rp = task.remote;

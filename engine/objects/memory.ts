@@ -27,7 +27,7 @@ import type { FrozenProcess } from '../tree.ts';
 import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { RAW_BUFFER_BYTES } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
-import { copyRanges, taskWriteBytes, taskWriteRefusal, writePagesByTask } from './task-pages.ts';
+import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask } from './task-pages.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
@@ -218,7 +218,7 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   const bytes = total * PAGE_SIZE;
   const prepared = ctx.stage?.claim(name) ? ctx.stage : undefined;
   // Large and not prepared: the task writes its pages into the image itself (one copy, not two).
-  if (!prepared && bytes >= taskWriteBytes()) {
+  if (!prepared && taskWritesPages(bytes)) {
     const refused = taskWriteRefusal(pid, bytes);
     if (refused) ctx.log.debug(`${pid}: cryo copies the pages: ${refused}`);
     else if (writePagesByTask(ctx, pid, name, runs, bytes, performance.now() - t0)) {

@@ -53,12 +53,20 @@ export function copyRanges(pid: number, buf: Uint8Array, batch: readonly RemoteR
  * From this many bytes of pages on, the task writes them into the image itself: below, setting
  * it up costs more than the copy saved — 64 MiB when the image is hashed on the thread pool
  * (interleaved dumps: 64 MiB 275 → 246 ms wall, 32 MiB even, 16 MiB 240 → 245), 128 MiB when
- * hash workers must be started for it. CRYO_TASK_WRITE_BYTES (tests) sets it.
+ * hash workers must be started for it.
  */
-export function taskWriteBytes(): number {
+const TASK_WRITE_BYTES_POOL = 64 << 20;
+const TASK_WRITE_BYTES_WORKERS = 128 << 20;
+
+/**
+ * Whether a process with `bytes` of pages writes them into the image itself (dumpMemory), and so
+ * whether a dump prepares for it. CRYO_TASK_WRITE_BYTES (tests) sets the threshold.
+ */
+export function taskWritesPages(bytes: number): boolean {
   const forced = Number(process.env.CRYO_TASK_WRITE_BYTES);
-  if (forced > 0) return forced;
-  return (poolHashing() ? 64 : 128) << 20;
+  if (forced > 0) return bytes >= forced;
+  // The smaller threshold first: below it the answer needs no libcrypto (loading it takes ~3 ms).
+  return bytes >= TASK_WRITE_BYTES_POOL && bytes >= (poolHashing() ? TASK_WRITE_BYTES_POOL : TASK_WRITE_BYTES_WORKERS);
 }
 
 const RLIMIT_FSIZE = 1;
@@ -328,11 +336,4 @@ class TaskPageWriter {
     }
     this.#image.written(this.offset);
   }
-}
-
-/** Whether a process with `anon` bytes of anonymous memory would write its own pages (see dumpMemory). */
-export function taskWritesPages(anon: number): boolean {
-  // Below the smallest threshold the answer needs no libcrypto (loading it takes ~3 ms).
-  if (anon < 64 << 20 && !(Number(process.env.CRYO_TASK_WRITE_BYTES) > 0)) return false;
-  return anon >= taskWriteBytes();
 }
