@@ -27,7 +27,25 @@ export function mapFile(fd: number, len: number, offset = 0): MappedFile {
     mapped = false;
     sys.munmapPtr(ptr, len);
   };
-  return { bytes: viewOf(ptr, len), address: pointerAddress(ptr), unmap, [Symbol.dispose]: unmap };
+  return mappedFile(ptr, len, unmap);
+}
+
+/**
+ * The mapping's ArrayBuffer is made on first use: hashing on the pool needs only the address,
+ * and an ArrayBuffer over 8 MiB of mapped memory counts as that much external memory to V8,
+ * which collects garbage for it (a 512 MiB dump's pieces cost ~90 ms of collections on the
+ * thread that drives the task's writes).
+ */
+function mappedFile(ptr: unknown, len: number, unmap: () => void): MappedFile {
+  let view: ArrayBuffer | undefined;
+  return {
+    get bytes() {
+      return (view ??= viewOf(ptr, len));
+    },
+    address: pointerAddress(ptr),
+    unmap,
+    [Symbol.dispose]: unmap,
+  };
 }
 
 const PROT_WRITE = 2;
@@ -54,5 +72,5 @@ export function mapFileForWriting(fd: number, len: number): MappedFile {
     unmap();
     throw new SyscallError('madvise', errno, `MADV_POPULATE_WRITE, fd ${fd}, ${len} bytes`);
   }
-  return { bytes: viewOf(ptr, len), address: pointerAddress(ptr), unmap, [Symbol.dispose]: unmap };
+  return mappedFile(ptr, len, unmap);
 }
