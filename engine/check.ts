@@ -1,7 +1,7 @@
 // `cryo check`: a table of named probes of the kernel features the engine relies on, each run
 // for real against a helper process (CRIU's cr-check.c feature_list).
 import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
-import { AF, NR, PR, SIG, SOCK, SOL, TCP, getRseqConfig, closeFd, setsockoptInt, socket, sys, lastErrno, copyFdOf } from '../native/index.ts';
+import { AF, NR, PR, SIG, SOCK, SOL, TCP, getRseqConfig, closeFd, setsockoptInt, socket, sys, lastErrno, copyFdOf, PAGE_IS, pagemapScan } from '../native/index.ts';
 import { pickLockMethod } from './objects/net-lock.ts';
 import { startHelper, type Helper } from './helper.ts';
 import { RemoteProcess, findVdsoSyscall } from './remote.ts';
@@ -89,11 +89,11 @@ const PROBES: readonly Probe[] = [
       // Soft-dirty (bit 55) or PAGEMAP_SCAN: needed for incremental dumps (pre-dump).
       const fd = openSync('/proc/self/pagemap', 'r');
       try {
-        const arg = Buffer.alloc(96);
-        arg.writeBigUInt64LE(96n, 0);
-        const r = sys.ioctlBuf(fd, 0xc0606610 /* PAGEMAP_SCAN */, arg);
-        if (r < 0 && lastErrno() === 25 /* ENOTTY */) throw new Error('neither soft-dirty nor PAGEMAP_SCAN');
+        pagemapScan(fd, { start: 0n, end: 0n, returned: PAGE_IS.PRESENT }, new BigUint64Array(0));
         return 'PAGEMAP_SCAN (no soft-dirty on this kernel is fine)';
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOTTY') throw new Error('neither soft-dirty nor PAGEMAP_SCAN');
+        throw e;
       } finally {
         closeSync(fd);
       }

@@ -24,7 +24,7 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, runsInVma, scanPagemap, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { RAW_BUFFER_BYTES } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
 import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask } from './task-pages.ts';
@@ -178,8 +178,8 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
   };
   ctx.images.write('MM', [mm], { id: pid });
 
-  // Which pages exist: one pagemap read for each group of VMAs close together (thousands of
-  // small neighbouring VMAs cost one read, not one each), merged into runs.
+  // Which pages exist: one PAGEMAP_SCAN (or pagemap read) for each group of VMAs close together
+  // (thousands of small neighbouring VMAs cost one call, not one each), merged into runs.
   const t0 = performance.now();
   const runs: PageRunPlan[] = [];
   const paged = planned.filter((p) => p.pages !== 'none');
@@ -194,16 +194,20 @@ export function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: 
         if (v.start - end > PAGEMAP_GAP || v.end - start > PAGEMAP_SPAN) break;
         end = v.end;
       }
-      const all = readPagemap(pid, start, end, pmFd);
-      for (; i < j; i++) {
+      const scanned = scanPagemap(pmFd, start, end);
+      if (!scanned && i === 0) ctx.log.debug(`${pid}: no PAGEMAP_SCAN: its pages are found by reading /proc/${pid}/pagemap`);
+      const all = scanned ? undefined : readPagemap(pid, start, end, pmFd);
+      for (let next = 0; i < j; i++) {
         const p = paged[i]!;
-        const from = Number((p.vma.start - start) / PAGE);
-        const entries = all.subarray(from, from + Number((p.vma.end - p.vma.start) / PAGE));
-        ctx.stats.pages_scanned += entries.length;
+        ctx.stats.pages_scanned += Number((p.vma.end - p.vma.start) / PAGE);
         const flags = p.entry.status & VMA.ANON_PRIVATE ? PE.LAZY | PE.PRESENT : PE.PRESENT;
-        for (const r of presentRuns(entries, p.vma.start, p.pages === 'private')) {
-          runs.push({ vaddr: r.vaddr, nrPages: r.nrPages, readable: (p.vma.prot & PROT.READ) !== 0, flags });
+        let vmaRuns;
+        if (scanned) ({ runs: vmaRuns, next } = runsInVma(scanned, next, p.vma.start, p.vma.end, p.pages === 'private'));
+        else {
+          const from = Number((p.vma.start - start) / PAGE);
+          vmaRuns = presentRuns(all!.subarray(from, from + Number((p.vma.end - p.vma.start) / PAGE)), p.vma.start, p.pages === 'private');
         }
+        for (const r of vmaRuns) runs.push({ vaddr: r.vaddr, nrPages: r.nrPages, readable: (p.vma.prot & PROT.READ) !== 0, flags });
       }
     }
   } finally {

@@ -1,6 +1,9 @@
 // /proc/PID/pagemap: one u64 per virtual page. On the memory hot path: one read per VMA, and
-// the scan touches only the typed array (no BigInt or object per page).
+// the scan touches only the typed array (no BigInt or object per page) — or, where the kernel
+// has PAGEMAP_SCAN (6.7), the runs of existing pages found by the kernel.
 import { closeSync, openSync, readSync } from 'node:fs';
+import { RuntimeError } from '../../errors.ts';
+import { PAGE_IS, REGION_WORDS, pagemapScan } from '../../native/index.ts';
 import { ioError, parseError } from './io.ts';
 
 export const PAGE_SIZE = 4096;
@@ -72,4 +75,75 @@ export function readPagemap(pid: number, start: bigint, end: bigint, fd?: number
     if (own !== undefined) closeSync(own);
   }
   return out;
+}
+
+/** A run of existing pages (present or swapped) as PAGEMAP_SCAN reports it: [start, end). */
+export interface ScannedRun {
+  readonly start: bigint;
+  readonly end: bigint;
+  /** PM_FILE: file-backed or shared-anon pages (not the task's own copy). */
+  readonly file: boolean;
+}
+
+const SCAN_REGIONS = 4096;
+/** The kernel answered ENOTTY or EINVAL once: it has no PAGEMAP_SCAN, don't ask again. */
+let scanMissing = false;
+
+/**
+ * The existing pages of [start, end) through PAGEMAP_SCAN on `fd` (an open /proc/PID/pagemap):
+ * runs split where pages stop existing or their PM_FILE changes, found by the kernel instead of
+ * read as one u64 per page. Undefined on a kernel without PAGEMAP_SCAN (read the pagemap then).
+ */
+export function scanPagemap(fd: number, start: bigint, end: bigint): ScannedRun[] | undefined {
+  // CRYO_PAGEMAP_SCAN=0 (tests): as on a kernel without it.
+  if (scanMissing || process.env.CRYO_PAGEMAP_SCAN === '0') return undefined;
+  const vec = new BigUint64Array(SCAN_REGIONS * REGION_WORDS);
+  const out: ScannedRun[] = [];
+  for (let at = start; at < end; ) {
+    let r;
+    try {
+      r = pagemapScan(fd, { start: at, end, anyOf: PAGE_IS.PRESENT | PAGE_IS.SWAPPED, returned: PAGE_IS.FILE }, vec);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ENOTTY' || code === 'EINVAL') {
+        scanMissing = true;
+        return undefined;
+      }
+      throw e;
+    }
+    for (let i = 0; i < r.count; i++) {
+      const s = vec[i * REGION_WORDS]!;
+      const last = out[out.length - 1];
+      const file = (vec[i * REGION_WORDS + 2]! & BigInt(PAGE_IS.FILE)) !== 0n;
+      // A region cut where the output was full goes on in the next call's first one.
+      if (last && last.end === s && last.file === file) out[out.length - 1] = { start: last.start, end: vec[i * REGION_WORDS + 1]!, file };
+      else out.push({ start: s, end: vec[i * REGION_WORDS + 1]!, file });
+    }
+    if (r.walkEnd <= at) throw new RuntimeError(`PAGEMAP_SCAN made no progress at 0x${at.toString(16)}`);
+    at = r.walkEnd;
+  }
+  return out;
+}
+
+/**
+ * The pages of the VMA [start, end) in `scanned` (sorted, from scanPagemap over a range holding
+ * the VMA), from index `from` on, as PageRuns; with `privateOnly`, only runs with PM_FILE clear.
+ * Returns them and the index of the first run that may reach past the VMA (the next VMA's `from`).
+ */
+export function runsInVma(scanned: readonly ScannedRun[], from: number, start: bigint, end: bigint, privateOnly: boolean): { runs: PageRun[]; next: number } {
+  const runs: PageRun[] = [];
+  let i = from;
+  while (i < scanned.length && scanned[i]!.end <= start) i++;
+  for (let j = i; j < scanned.length && scanned[j]!.start < end; j++) {
+    const r = scanned[j]!;
+    if (privateOnly && r.file) continue;
+    const s = r.start > start ? r.start : start;
+    const e = r.end < end ? r.end : end;
+    const pages = Number((e - s) / BigInt(PAGE_SIZE));
+    const last = runs[runs.length - 1];
+    // Runs split only by PM_FILE are one run when both kinds are taken.
+    if (last && last.vaddr + BigInt(last.nrPages * PAGE_SIZE) === s) runs[runs.length - 1] = { vaddr: last.vaddr, nrPages: last.nrPages + pages };
+    else runs.push({ vaddr: s, nrPages: pages });
+  }
+  return { runs, next: i };
 }

@@ -53,10 +53,12 @@ test('regular files (offsets, O_APPEND, close-on-exec, shared offsets), char dev
 // The second run has cryo write the second half of the pages (from another thread) while the
 // task reads the first: half of every kind of mapping above lands on each side. The third has the
 // task write its own pages into the image at dump (a helper thread in it), and cryo the PROT_NONE
-// ones it can't read.
-for (const variant of ['', 'parallel', 'task-writes'] as const) {
+// ones it can't read. The fourth finds the pages by reading the pagemap, as on a kernel without
+// PAGEMAP_SCAN.
+const HOW = { '': '', parallel: ', cryo filling half of the pages', 'task-writes': ', the task writing its pages at dump', 'pagemap-read': ', pages found without PAGEMAP_SCAN' } as const;
+for (const variant of ['', 'parallel', 'task-writes', 'pagemap-read'] as const) {
   const parallel = variant === 'parallel';
-  const how = parallel ? ', cryo filling half of the pages' : variant === 'task-writes' ? ', the task writing its pages at dump' : '';
+  const how = HOW[variant];
   test(`private, copied-on-write, shared, PROT_NONE and read-only mappings and brk survive${how}`, async (t) => {
     const dir = tmpDir('cryo-mmaps', t);
     const log = join(dir, 'report.log');
@@ -65,7 +67,9 @@ for (const variant of ['', 'parallel', 'task-writes'] as const) {
     assert.equal(before.all, 'ok');
     const img = join(dir, 'img');
     const fdsBefore = readdirSync(`/proc/${target.pid}/fd`).sort();
-    await dumpAndRestore(target.pid, img, parallel ? { CRYO_PARALLEL_FILL_BYTES: '4096' } : undefined, variant === 'task-writes' ? { CRYO_TASK_WRITE_BYTES: '4096' } : undefined);
+    const dumpEnv: Record<string, string> | undefined = variant === 'task-writes' ? { CRYO_TASK_WRITE_BYTES: '4096' } : variant === 'pagemap-read' ? { CRYO_PAGEMAP_SCAN: '0' } : undefined;
+    await dumpAndRestore(target.pid, img, parallel ? { CRYO_PARALLEL_FILL_BYTES: '4096' } : undefined, dumpEnv);
+    assert.equal(/no PAGEMAP_SCAN: its pages are found by reading/.test(readFileSync(join(img, 'dump.log'), 'utf8')), variant === 'pagemap-read', 'how the pages were found');
     const wrote = /the task wrote (\d+) bytes of pages in \d+ pwritev calls \([\d.]+ ms\); cryo copied (\d+)/.exec(readFileSync(join(img, 'dump.log'), 'utf8'));
     if (variant !== 'task-writes') assert.equal(wrote, null, 'small processes have cryo copy their pages');
     else assert.ok(wrote && Number(wrote[1]) > 0 && Number(wrote[2]) > 0, `the task wrote its readable pages, cryo the PROT_NONE ones: ${wrote?.[0]}`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PM_FILE, PM_PRESENT, PM_SWAP, presentRuns, readMaps, readPagemap } from '../../../engine/proc/index.ts';
+import { openSync, closeSync } from 'node:fs';
+import { PM_FILE, PM_PRESENT, PM_SWAP, presentRuns, readMaps, readPagemap, runsInVma, scanPagemap, type ScannedRun } from '../../../engine/proc/index.ts';
 import { buildTarget, startTarget } from '../../helpers/targets.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 
@@ -58,4 +59,68 @@ test('live: pagemap of a child with known touched pages', async (t) => {
   // past TASK_SIZE the kernel reports nothing: zeros, no error
   const vsyscall = readMaps(target.pid).find((v) => v.path === '[vsyscall]');
   if (vsyscall !== undefined) assert.deepEqual(presentRuns(readPagemap(target.pid, vsyscall.start, vsyscall.end), vsyscall.start, false), []);
+});
+
+test('runsInVma cuts scanned runs to a VMA, from a moving index; privateOnly drops file runs', () => {
+  const pg = 4096n;
+  const scanned: ScannedRun[] = [
+    { start: base, end: base + 4n * pg, file: false },
+    { start: base + 4n * pg, end: base + 6n * pg, file: true },
+    { start: base + 8n * pg, end: base + 20n * pg, file: false },
+  ];
+  // VMA [2, 10): the tail of the first run and the file run (one run when both kinds are taken), the head of the third
+  const a = runsInVma(scanned, 0, base + 2n * pg, base + 10n * pg, false);
+  assert.deepEqual(a.runs, [
+    { vaddr: base + 2n * pg, nrPages: 4 },
+    { vaddr: base + 8n * pg, nrPages: 2 },
+  ]);
+  assert.equal(a.next, 0);
+  assert.deepEqual(runsInVma(scanned, 0, base + 2n * pg, base + 10n * pg, true).runs, [
+    { vaddr: base + 2n * pg, nrPages: 2 },
+    { vaddr: base + 8n * pg, nrPages: 2 },
+  ]);
+  // the next VMA, [10, 12), starts from the run that reaches into it
+  const b = runsInVma(scanned, a.next, base + 10n * pg, base + 12n * pg, true);
+  assert.deepEqual(b.runs, [{ vaddr: base + 10n * pg, nrPages: 2 }]);
+  assert.equal(b.next, 2);
+  // a VMA in a hole, and one past every run
+  assert.deepEqual(runsInVma(scanned, 0, base + 6n * pg, base + 8n * pg, false).runs, []);
+  assert.deepEqual(runsInVma(scanned, 2, base + 30n * pg, base + 31n * pg, false), { runs: [], next: 3 });
+});
+
+/** Runs of each VMA of `pid` by PAGEMAP_SCAN and by reading the pagemap, for both policies. */
+function bothWays(pid: number): { scanned: unknown[]; read: unknown[] } {
+  const vmas = readMaps(pid).filter((v) => v.path !== '[vsyscall]');
+  const fd = openSync(`/proc/${pid}/pagemap`, 'r');
+  try {
+    const scanned: unknown[] = [];
+    const read: unknown[] = [];
+    for (const v of vmas) {
+      const runs = scanPagemap(fd, v.start, v.end);
+      assert.ok(runs, 'this kernel has PAGEMAP_SCAN (6.7+)');
+      const entries = readPagemap(pid, v.start, v.end, fd);
+      for (const privateOnly of [false, true]) {
+        scanned.push([v.path, privateOnly, runsInVma(runs, 0, v.start, v.end, privateOnly).runs]);
+        read.push([v.path, privateOnly, presentRuns(entries, v.start, privateOnly)]);
+      }
+    }
+    return { scanned, read };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('live: PAGEMAP_SCAN finds the same runs as reading the pagemap (anon, COW, shared, PROT_NONE, brk)', async (t) => {
+  const dir = tmpDir('cryo-pagemap-scan', t);
+  const target = await startTarget([buildTarget('mmaps'), `${dir}/log`, dir], { t });
+  const { scanned, read } = bothWays(target.pid);
+  assert.deepEqual(scanned, read);
+  assert.ok(read.length > 20, `${read.length} VMA × policy pairs`);
+  // the COW mapping: some pages the task's own, the rest the file's
+  const cow = read.filter((r) => (r as [string])[0].endsWith('/priv.bin')) as [string, boolean, unknown[]][];
+  assert.ok(cow.some(([, privateOnly, runs]) => privateOnly && runs.length > 0));
+  // and a target with holes in its anonymous and file mappings
+  const pages = await startTarget([buildTarget('pages'), dir], { t });
+  const p = bothWays(pages.pid);
+  assert.deepEqual(p.scanned, p.read);
 });
