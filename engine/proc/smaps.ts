@@ -13,18 +13,39 @@ export interface SmapsEntry extends Vma {
   readonly swap: number;
 }
 
-// Of the `Key: N kB` lines only these are kept (the rest are read past without a regex or a Map:
-// a process with 10,000 VMAs has 250,000 lines).
-const SIZE_KEYS: Readonly<Record<string, 'size' | 'rss' | 'anonymous' | 'swap'>> = { Size: 'size', Rss: 'rss', Anonymous: 'anonymous', Swap: 'swap' };
+// Of the `Key: N kB` lines only these are kept; the rest are passed over by their first letter,
+// without slicing them out (a process with 10,000 VMAs has 250,000 lines, 7 MB: slicing each line
+// took 60 ms while the task was frozen).
+const SIZE_KEYS: readonly (readonly [string, 'size' | 'rss' | 'anonymous' | 'swap'])[] = [
+  ['Size:', 'size'],
+  ['Rss:', 'rss'],
+  ['Anonymous:', 'anonymous'],
+  ['Swap:', 'swap'],
+];
 
-/** `Key:   N kB` → N; undefined when the value is not a size. */
-function kbValue(line: string, from: number): number | undefined {
+/** The `Key:` of SIZE_KEYS the line at `at` starts with, if any. */
+function sizeKeyAt(text: string, at: number): (typeof SIZE_KEYS)[number] | undefined {
+  const c = text.charCodeAt(at);
+  // S, R, A: the first letters of the kept keys
+  if (c !== 83 && c !== 82 && c !== 65) return undefined;
+  for (const k of SIZE_KEYS) if (text.startsWith(k[0], at)) return k;
+  return undefined;
+}
+
+/** `  N kB` in text[from, end) → N; undefined when the value is not a size. */
+function kbValue(text: string, from: number, end: number): number | undefined {
   let i = from;
-  while (line.charCodeAt(i) === 32) i++;
+  while (text.charCodeAt(i) === 32) i++;
   const start = i;
-  while (i < line.length && line.charCodeAt(i) >= 48 && line.charCodeAt(i) <= 57) i++;
-  if (i === start || line.slice(i) !== ' kB') return undefined;
-  return Number(line.slice(start, i));
+  let n = 0;
+  for (let c; i < end && (c = text.charCodeAt(i)) >= 48 && c <= 57; i++) n = n * 10 + (c - 48);
+  if (i === start || end - i !== 3 || !text.startsWith(' kB', i)) return undefined;
+  return n;
+}
+
+/** A VMA's header starts with its start address in lower-case hex; the keys with a capital. */
+function isHeaderStart(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
 }
 
 export function parseSmaps(text: string): SmapsEntry[] {
@@ -55,34 +76,30 @@ export function parseSmaps(text: string): SmapsEntry[] {
       swap: sizes.swap,
     });
   };
-  let at = 0;
-  while (at < text.length) {
+  for (let at = 0; at < text.length; ) {
     let nl = text.indexOf('\n', at);
     if (nl < 0) nl = text.length;
-    const line = text.slice(at, nl);
-    at = nl + 1;
-    if (line === '') continue;
-    const colon = line.indexOf(':');
-    // A header starts with the start address in hex; keys are words ending in ':' before any space.
-    const space = line.indexOf(' ');
-    if (colon < 0 || (space >= 0 && space < colon)) {
+    const c = text.charCodeAt(at);
+    if (nl === at) {
+      // an empty line
+    } else if (isHeaderStart(c)) {
       flush();
-      vma = parseVmaLine(line, 'smaps');
+      vma = parseVmaLine(text.slice(at, nl), 'smaps');
       sizes = { size: 0, rss: 0, anonymous: 0, swap: 0 };
       vmFlags = [];
-      continue;
+    } else if (vma === undefined) {
+      throw parseError('smaps', 'field before the first VMA', text.slice(at, nl));
+    } else if (c === 86 /* V */ && text.startsWith('VmFlags:', at)) {
+      vmFlags = text.slice(at + 8, nl).split(' ').filter((f) => f !== '');
+    } else {
+      const key = sizeKeyAt(text, at);
+      if (key !== undefined) {
+        const v = kbValue(text, at + key[0].length, nl);
+        if (v === undefined) throw parseError('smaps', `bad ${key[0].slice(0, -1)}`, text.slice(at, nl));
+        sizes[key[1]] = v;
+      }
     }
-    if (vma === undefined) throw parseError('smaps', 'field before the first VMA', line);
-    const key = line.slice(0, colon);
-    if (key === 'VmFlags') {
-      vmFlags = line.slice(colon + 1).split(' ').filter((s) => s !== '');
-      continue;
-    }
-    const field = SIZE_KEYS[key];
-    if (field === undefined) continue;
-    const v = kbValue(line, colon + 1);
-    if (v === undefined) throw parseError('smaps', `bad ${key}`, line);
-    sizes[field] = v;
+    at = nl + 1;
   }
   flush();
   return out;
