@@ -16,7 +16,7 @@ import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
-import { dumpMemory, stageBytes, treeAnonBytes } from './objects/memory.ts';
+import { dumpMemory, stageBytes, startFindingPages, treeAnonBytes } from './objects/memory.ts';
 import { taskWritesPages } from './objects/task-pages.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
@@ -204,6 +204,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       }
       const taskIds = kobj.task(proc.pid);
       const injected = inject(ctx, tree, proc.pid);
+      // Its mappings are final now (inject's scratch area is gone): its pages are found meanwhile.
+      const scanning = startFindingPages(proc.pid);
       log.debug(`${proc.pid}: task state collected`);
       faultPoint('collected');
       if (proc.stopped) Object.assign(injected.cores.get(proc.pid)!.tc as Entry, { task_state: TASK.STOPPED, stop_signo: SIG.SIGSTOP });
@@ -220,7 +222,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       log.debug(`${proc.pid}: fds dumped`);
       faultPoint('fds');
       opts.signal?.throwIfAborted();
-      dumpMemory(ctx, proc, injected);
+      await dumpMemory(ctx, proc, injected, scanning);
       log.debug(`${proc.pid}: memory dumped (${ctx.stats.pages_written} pages)`);
       faultPoint('memory');
     }

@@ -13,4 +13,4 @@ export * from './inet.ts';
 export * from './ipc.ts';
 export { mapFile, mapFileForWriting, type MappedFile } from './filemap.ts';
 export { sha256InBackground, sha256InBackgroundAvailable } from './sha256.ts';
-export { PAGE_IS, REGION_WORDS, pagemapScan, type PagemapQuery, type PagemapScanResult } from './pagemap-scan.ts';
+export { PAGE_IS, REGION_WORDS, pagemapScan, pagemapScanInBackground, type PagemapQuery, type PagemapScanResult } from './pagemap-scan.ts';

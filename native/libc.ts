@@ -84,6 +84,8 @@ export const sys = {
   kill: libc.func('int kill(int pid, int sig)') as (pid: number, sig: number) => number,
   fcntl: libc.func('int fcntl(int fd, int cmd, long arg)') as (fd: number, cmd: number, arg: Int) => number,
   ioctlBuf: libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: Uint8Array) => number,
+  /** For callInBackground: the argument by address, kept alive by the caller until the call ends. */
+  ioctlAt: libc.func('int ioctl(int fd, unsigned long req, uintptr_t arg)') as (fd: number, req: number, arg: bigint) => number,
   pipe2: libc.func('int pipe2(void *fds, int flags)') as (fds: Uint8Array, flags: number) => number,
   tee: libc.func('long tee(int fdIn, int fdOut, size_t len, unsigned int flags)') as (
     fdIn: number, fdOut: number, len: number, flags: number,

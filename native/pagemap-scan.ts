@@ -2,7 +2,7 @@
 // of pages in the asked categories, where reading /proc/PID/pagemap returns one u64 per page for
 // cryo to scan (at 512 MiB: a 1 MiB read and 131,072 entries looked at while the task is frozen).
 import { check } from './check.ts';
-import { addressOf, sys } from './libc.ts';
+import { addressOf, callInBackground, sys } from './libc.ts';
 
 /** Page categories (linux/fs.h PAGE_IS_*). */
 export const PAGE_IS = {
@@ -36,11 +36,7 @@ export interface PagemapScanResult {
   readonly walkEnd: bigint;
 }
 
-/**
- * One PAGEMAP_SCAN ioctl on `fd`, an open /proc/PID/pagemap. Throws SyscallError — ENOTTY on a
- * kernel without it.
- */
-export function pagemapScan(fd: number, q: PagemapQuery, vec: BigUint64Array): PagemapScanResult {
+function scanArg(q: PagemapQuery, vec: BigUint64Array): Buffer {
   const arg = Buffer.alloc(ARG_BYTES);
   const words = [BigInt(ARG_BYTES), 0n, q.start, q.end, 0n, addressOf(new Uint8Array(vec.buffer, vec.byteOffset, vec.byteLength)), BigInt(Math.floor(vec.length / REGION_WORDS)), 0n];
   words.forEach((w, i) => arg.writeBigUInt64LE(w, i * 8));
@@ -48,6 +44,28 @@ export function pagemapScan(fd: number, q: PagemapQuery, vec: BigUint64Array): P
   arg.writeBigUInt64LE(BigInt(q.mask ?? 0), 72);
   arg.writeBigUInt64LE(BigInt(q.anyOf ?? 0), 80);
   arg.writeBigUInt64LE(BigInt(q.returned), 88);
+  return arg;
+}
+
+/**
+ * One PAGEMAP_SCAN ioctl on `fd`, an open /proc/PID/pagemap. Throws SyscallError — ENOTTY on a
+ * kernel without it.
+ */
+export function pagemapScan(fd: number, q: PagemapQuery, vec: BigUint64Array): PagemapScanResult {
+  const arg = scanArg(q, vec);
   const count = check(sys.ioctlBuf(fd, PAGEMAP_SCAN, arg), 'ioctl', `PAGEMAP_SCAN, fd ${fd}, 0x${q.start.toString(16)}-0x${q.end.toString(16)}`);
+  return { count, walkEnd: arg.readBigUInt64LE(32) };
+}
+
+/**
+ * pagemapScan on one of libuv's pool threads: the kernel's page-table walk runs while cryo's
+ * thread goes on. A failed call is made again here, synchronously, for its error (the pool
+ * thread's errno is not kept).
+ */
+export async function pagemapScanInBackground(fd: number, q: PagemapQuery, vec: BigUint64Array): Promise<PagemapScanResult> {
+  const arg = scanArg(q, vec);
+  const count = await callInBackground(sys.ioctlAt, fd, PAGEMAP_SCAN, addressOf(arg));
+  if (count < 0) return pagemapScan(fd, q, vec);
+  // `arg` and `vec` are the caller's until here: the pool thread wrote into them.
   return { count, walkEnd: arg.readBigUInt64LE(32) };
 }

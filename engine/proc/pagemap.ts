@@ -3,7 +3,7 @@
 // has PAGEMAP_SCAN (6.7), the runs of existing pages found by the kernel.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { RuntimeError } from '../../errors.ts';
-import { PAGE_IS, REGION_WORDS, pagemapScan } from '../../native/index.ts';
+import { PAGE_IS, REGION_WORDS, pagemapScan, pagemapScanInBackground, type PagemapQuery } from '../../native/index.ts';
 import { ioError, parseError } from './io.ts';
 
 export const PAGE_SIZE = 4096;
@@ -86,8 +86,45 @@ export interface ScannedRun {
 }
 
 const SCAN_REGIONS = 4096;
+/** Regions a whole-address-space scan takes per call (384 KiB). */
+const WIDE_SCAN_REGIONS = 16384;
+/** Where a scan of a task's whole user address space ends (47 bits; a VMA above, with 5-level paging, is scanned on its own). */
+export const SCAN_END = 0x7ffffffff000n;
+const EXISTING: Omit<PagemapQuery, 'start' | 'end'> = { anyOf: PAGE_IS.PRESENT | PAGE_IS.SWAPPED, returned: PAGE_IS.FILE };
 /** The kernel answered ENOTTY or EINVAL once: it has no PAGEMAP_SCAN, don't ask again. */
 let scanMissing = false;
+
+/** Whether PAGEMAP_SCAN can be used on `fd` (an empty scan: no walk). CRYO_PAGEMAP_SCAN=0 (tests): as on a kernel without it. */
+function scanAvailable(fd: number): boolean {
+  if (scanMissing || process.env.CRYO_PAGEMAP_SCAN === '0') return false;
+  try {
+    pagemapScan(fd, { start: 0n, end: 0n, ...EXISTING }, new BigUint64Array(0));
+    return true;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOTTY' || code === 'EINVAL') {
+      scanMissing = true;
+      return false;
+    }
+    throw e;
+  }
+}
+
+/** Appends the `count` regions in `vec` to `out`, joining one cut where the previous call's output was full. */
+function appendRegions(out: ScannedRun[], vec: BigUint64Array, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const s = vec[i * REGION_WORDS]!;
+    const e = vec[i * REGION_WORDS + 1]!;
+    const file = (vec[i * REGION_WORDS + 2]! & BigInt(PAGE_IS.FILE)) !== 0n;
+    const last = out[out.length - 1];
+    if (last && last.end === s && last.file === file) out[out.length - 1] = { start: last.start, end: e, file };
+    else out.push({ start: s, end: e, file });
+  }
+}
+
+function noProgress(at: bigint): RuntimeError {
+  return new RuntimeError(`PAGEMAP_SCAN made no progress at 0x${at.toString(16)}`);
+}
 
 /**
  * The existing pages of [start, end) through PAGEMAP_SCAN on `fd` (an open /proc/PID/pagemap):
@@ -95,34 +132,53 @@ let scanMissing = false;
  * read as one u64 per page. Undefined on a kernel without PAGEMAP_SCAN (read the pagemap then).
  */
 export function scanPagemap(fd: number, start: bigint, end: bigint): ScannedRun[] | undefined {
-  // CRYO_PAGEMAP_SCAN=0 (tests): as on a kernel without it.
-  if (scanMissing || process.env.CRYO_PAGEMAP_SCAN === '0') return undefined;
+  if (!scanAvailable(fd)) return undefined;
   const vec = new BigUint64Array(SCAN_REGIONS * REGION_WORDS);
   const out: ScannedRun[] = [];
   for (let at = start; at < end; ) {
-    let r;
-    try {
-      r = pagemapScan(fd, { start: at, end, anyOf: PAGE_IS.PRESENT | PAGE_IS.SWAPPED, returned: PAGE_IS.FILE }, vec);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === 'ENOTTY' || code === 'EINVAL') {
-        scanMissing = true;
-        return undefined;
-      }
-      throw e;
-    }
-    for (let i = 0; i < r.count; i++) {
-      const s = vec[i * REGION_WORDS]!;
-      const last = out[out.length - 1];
-      const file = (vec[i * REGION_WORDS + 2]! & BigInt(PAGE_IS.FILE)) !== 0n;
-      // A region cut where the output was full goes on in the next call's first one.
-      if (last && last.end === s && last.file === file) out[out.length - 1] = { start: last.start, end: vec[i * REGION_WORDS + 1]!, file };
-      else out.push({ start: s, end: vec[i * REGION_WORDS + 1]!, file });
-    }
-    if (r.walkEnd <= at) throw new RuntimeError(`PAGEMAP_SCAN made no progress at 0x${at.toString(16)}`);
+    const r = pagemapScan(fd, { start: at, end, ...EXISTING }, vec);
+    appendRegions(out, vec, r.count);
+    if (r.walkEnd <= at) throw noProgress(at);
     at = r.walkEnd;
   }
   return out;
+}
+
+/**
+ * scanPagemap of task `pid`'s [start, end) on libuv's pool, while cryo's thread goes on (the
+ * kernel walks only the VMAs: the whole user address space may be asked for). Undefined, at
+ * once, on a kernel without PAGEMAP_SCAN.
+ */
+export function scanPagemapInBackground(pid: number, start: bigint, end: bigint): Promise<ScannedRun[]> | undefined {
+  const path = `/proc/${pid}/pagemap`;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw ioError(path, e);
+  }
+  let ok = false;
+  try {
+    ok = scanAvailable(fd);
+  } finally {
+    if (!ok) closeSync(fd);
+  }
+  if (!ok) return undefined;
+  return (async () => {
+    try {
+      const vec = new BigUint64Array(WIDE_SCAN_REGIONS * REGION_WORDS);
+      const out: ScannedRun[] = [];
+      for (let at = start; at < end; ) {
+        const r = await pagemapScanInBackground(fd, { start: at, end, ...EXISTING }, vec);
+        appendRegions(out, vec, r.count);
+        if (r.walkEnd <= at) throw noProgress(at);
+        at = r.walkEnd;
+      }
+      return out;
+    } finally {
+      closeSync(fd);
+    }
+  })();
 }
 
 /**

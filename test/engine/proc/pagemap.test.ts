@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openSync, closeSync } from 'node:fs';
-import { PM_FILE, PM_PRESENT, PM_SWAP, presentRuns, readMaps, readPagemap, runsInVma, scanPagemap, type ScannedRun } from '../../../engine/proc/index.ts';
+import { PM_FILE, PM_PRESENT, PM_SWAP, SCAN_END, presentRuns, readMaps, readPagemap, runsInVma, scanPagemap, scanPagemapInBackground, type ScannedRun } from '../../../engine/proc/index.ts';
 import { buildTarget, startTarget } from '../../helpers/targets.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 
@@ -88,23 +88,33 @@ test('runsInVma cuts scanned runs to a VMA, from a moving index; privateOnly dro
   assert.deepEqual(runsInVma(scanned, 2, base + 30n * pg, base + 31n * pg, false), { runs: [], next: 3 });
 });
 
-/** Runs of each VMA of `pid` by PAGEMAP_SCAN and by reading the pagemap, for both policies. */
-function bothWays(pid: number): { scanned: unknown[]; read: unknown[] } {
+/**
+ * Runs of each VMA of `pid` by PAGEMAP_SCAN (a VMA at a time, and the whole address space at once
+ * on the pool) and by reading the pagemap, for both policies.
+ */
+async function threeWays(pid: number): Promise<{ scanned: unknown[]; wide: unknown[]; read: unknown[] }> {
   const vmas = readMaps(pid).filter((v) => v.path !== '[vsyscall]');
+  const all = await scanPagemapInBackground(pid, 0n, SCAN_END);
+  assert.ok(all, 'this kernel has PAGEMAP_SCAN (6.7+)');
   const fd = openSync(`/proc/${pid}/pagemap`, 'r');
   try {
     const scanned: unknown[] = [];
+    const wide: unknown[] = [];
     const read: unknown[] = [];
+    const next = [0, 0];
     for (const v of vmas) {
       const runs = scanPagemap(fd, v.start, v.end);
-      assert.ok(runs, 'this kernel has PAGEMAP_SCAN (6.7+)');
+      assert.ok(runs);
       const entries = readPagemap(pid, v.start, v.end, fd);
-      for (const privateOnly of [false, true]) {
+      for (const [k, privateOnly] of [false, true].entries()) {
         scanned.push([v.path, privateOnly, runsInVma(runs, 0, v.start, v.end, privateOnly).runs]);
+        const w = runsInVma(all, next[k]!, v.start, v.end, privateOnly);
+        next[k] = w.next;
+        wide.push([v.path, privateOnly, w.runs]);
         read.push([v.path, privateOnly, presentRuns(entries, v.start, privateOnly)]);
       }
     }
-    return { scanned, read };
+    return { scanned, wide, read };
   } finally {
     closeSync(fd);
   }
@@ -113,14 +123,16 @@ function bothWays(pid: number): { scanned: unknown[]; read: unknown[] } {
 test('live: PAGEMAP_SCAN finds the same runs as reading the pagemap (anon, COW, shared, PROT_NONE, brk)', async (t) => {
   const dir = tmpDir('cryo-pagemap-scan', t);
   const target = await startTarget([buildTarget('mmaps'), `${dir}/log`, dir], { t });
-  const { scanned, read } = bothWays(target.pid);
+  const { scanned, wide, read } = await threeWays(target.pid);
   assert.deepEqual(scanned, read);
+  assert.deepEqual(wide, read);
   assert.ok(read.length > 20, `${read.length} VMA × policy pairs`);
   // the COW mapping: some pages the task's own, the rest the file's
   const cow = read.filter((r) => (r as [string])[0].endsWith('/priv.bin')) as [string, boolean, unknown[]][];
   assert.ok(cow.some(([, privateOnly, runs]) => privateOnly && runs.length > 0));
   // and a target with holes in its anonymous and file mappings
   const pages = await startTarget([buildTarget('pages'), dir], { t });
-  const p = bothWays(pages.pid);
+  const p = await threeWays(pages.pid);
   assert.deepEqual(p.scanned, p.read);
+  assert.deepEqual(p.wide, p.read);
 });
