@@ -10,6 +10,7 @@ import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 import type { MemfdInode } from './objects/memfd.ts';
+import type { SnapshotPlan } from './objects/snapshot.ts';
 import type { UnixDumpState, UnixRestoreState } from './objects/unix-sockets.ts';
 
 /** CRIU's ids are small counters; cryo hands out file ids and pages ids from here. */
@@ -52,6 +53,8 @@ export interface DumpContext {
   readonly stats: { memdump_us: number; memwrite_us: number; pages_scanned: number; pages_written: number };
   /** --leave-running: the pages image prepared before the freeze, for the first process's pages. */
   readonly stage?: PreparedRawImage | undefined;
+  /** --leave-running: processes' pages written after the release, from snapshots (objects/snapshot.ts). */
+  readonly snapshots?: SnapshotPlan | undefined;
   /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
   readonly shellJob?: boolean | undefined;
   /** Terminals seen so far (tty-info.img), created on first use. */

@@ -16,7 +16,8 @@ import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
-import { dumpMemory, stageBytes, startFindingPages, treeAnonBytes } from './objects/memory.ts';
+import { dumpMemory, stageBytes, startFindingPages, treeAnonBytes, writeSnapshotPages } from './objects/memory.ts';
+import { SnapshotPlan, dropSnapshots } from './objects/snapshot.ts';
 import { taskWritesPages } from './objects/task-pages.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
@@ -135,8 +136,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // manifest still comes before success is reported); a post-dump hook sees a complete dump.
   const earlyRelease = (opts.leaveRunning ?? false) && !opts.hooks;
   const anon = treeAnonBytes(opts.pid);
-  // The pages image, made ready now for pages to be copied straight into it while frozen…
-  const stageSize = earlyRelease ? stageBytes(anon) : 0;
+  // Its pages written from snapshots forked while frozen (CRYO_SNAPSHOT=0, tests: not)…
+  const snapshots = earlyRelease && process.env.CRYO_SNAPSHOT !== '0';
+  // …or into a pages image made ready now, for pages to be copied straight into it while frozen…
+  const stageSize = earlyRelease && !snapshots ? stageBytes(anon) : 0;
   // …or else written by a large task itself, hashed by a worker per core (see dumpMemory).
   const hashWorker = !stageSize && taskWritesPages(anon) ? 'pieces' : 'ring';
   const images = new ImageWriter(opts.imagesDir, { hashWorker, rawBytes: anon, copyAhead: earlyRelease });
@@ -157,6 +160,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const pids = tree.processes.map((p) => p.pid);
   log.info(`frozen ${pids.length} process(es), ${tree.seized.size} thread(s) in ${(tFrozen - t0).toFixed(1)} ms`);
   const inet = new InetDumpState(opts.pid, opts.tcpEstablished ?? false);
+  const snapshotPlan = snapshots ? new SnapshotPlan(tree) : undefined;
   let released = false;
   const release = (final: 'running' | 'stopped' | 'killed'): void => {
     if (released) return;
@@ -190,6 +194,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'dump', pagesDone: done, pagesTotal: total })),
       inet,
       stage,
+      snapshots: snapshotPlan,
     };
     const rootIds = kobj.root();
     const pstree: Entry[] = [];
@@ -244,6 +249,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       release('running');
       // The prepared image gets its name and size, and is hashed, now that the tasks run.
       stage?.adopt();
+      writeSnapshotPages(ctx);
     }
     const stats: DumpStats = {
       freezing_time: us(tFrozen - t0),
@@ -280,6 +286,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // Connections out of repair mode and unlocked while the task is still frozen.
     await inet.finish('failed', hook, log);
     release('running');
+    if (snapshotPlan) dropSnapshots(snapshotPlan);
     stage?.discard();
     images.abort();
     log.error(`Dumping FAILED: ${(e as Error).message}`);

@@ -27,10 +27,11 @@ import type { FrozenProcess } from '../tree.ts';
 import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, runsInVma, scanPagemap, scanPagemapInBackground, SCAN_END, type PageRun, type ScannedRun, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { RAW_BUFFER_BYTES } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
-import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask } from './task-pages.ts';
+import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask, type PageRun as TaskPageRun } from './task-pages.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
+import { dropSnapshot, snapshotRefusal, takeSnapshot } from './snapshot.ts';
 
 type Entry = Record<string, any>;
 
@@ -267,16 +268,41 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
 
   const name = `pages-${pagesId}.img`;
   const bytes = total * PAGE_SIZE;
+  ctx.images.write('PAGEMAP', pagemap, { id: pid });
+  ctx.stats.pages_written += total;
+  const planMs = performance.now() - t0;
+  // --leave-running: the pages are written after the release, from a snapshot forked now.
+  if (ctx.snapshots && bytes > 0) {
+    const vmas = paged.map((p, i) => ({ vmFlags: p.vma.vmFlags, dumped: found[i]!.length > 0, shared: p.pages === 'all' }));
+    const refused = snapshotRefusal(pid, vmas, bytes, ctx.snapshots.subreaper(proc));
+    if (refused) ctx.log.debug(`${pid}: no memory snapshot: ${refused}; its pages are copied while it is frozen`);
+    else {
+      try {
+        const snapshot = takeSnapshot(ctx, pid);
+        ctx.snapshots.deferred.push({ pid, snapshot, name, runs, bytes, planMs });
+        return;
+      } catch (e) {
+        ctx.log.debug(`${pid}: no memory snapshot: ${(e as Error).message}; its pages are copied while it is frozen`);
+      }
+    }
+  }
+  writePages(ctx, pid, name, runs, bytes, planMs);
+}
+
+/**
+ * Writes the pages image `name` of `runs`, read from process `source` (the task, or its
+ * snapshot): a large one by the process itself, else copied by cryo. `planMs`: time spent
+ * finding the pages, counted in memdump_time.
+ */
+function writePages(ctx: DumpContext, source: number, name: string, runs: readonly TaskPageRun[], bytes: number, planMs: number): void {
+  const total = bytes / PAGE_SIZE;
+  const t0 = performance.now() - planMs;
   const prepared = ctx.stage?.claim(name) ? ctx.stage : undefined;
   // Large and not prepared: the task writes its pages into the image itself (one copy, not two).
   if (!prepared && taskWritesPages(bytes)) {
-    const refused = taskWriteRefusal(pid, bytes);
-    if (refused) ctx.log.debug(`${pid}: cryo copies the pages: ${refused}`);
-    else if (writePagesByTask(ctx, pid, name, runs, bytes, performance.now() - t0)) {
-      ctx.images.write('PAGEMAP', pagemap, { id: pid });
-      ctx.stats.pages_written += total;
-      return;
-    }
+    const refused = taskWriteRefusal(source, bytes);
+    if (refused) ctx.log.debug(`${source}: cryo copies the pages: ${refused}`);
+    else if (writePagesByTask(ctx, source, name, runs, bytes, planMs)) return;
   }
   // Else cryo copies the pages: batches of one buffer of the image (4 MiB), one process_vm_readv
   // and one write each; the image's worker thread hashes each batch meanwhile. A --leave-running
@@ -295,7 +321,7 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
       const t1 = performance.now();
       const into = prepared?.take(batchBytes);
       const buf = into ?? spare ?? out!.buffer();
-      copyRanges(pid, buf, batch);
+      copyRanges(source, buf, batch);
       const t2 = performance.now();
       if (out) out.write(buf.subarray(0, batchBytes));
       else if (!into) prepared!.append(buf.subarray(0, batchBytes)); // the prepared file was too small
@@ -326,8 +352,25 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
     // A prepared image is adopted (or discarded) by the dump once the tasks run again.
     out?.close();
   }
-  ctx.images.write('PAGEMAP', pagemap, { id: pid });
-  ctx.stats.pages_written += total;
+}
+
+/**
+ * --leave-running, once the tasks run again: writes the pages images of the processes that were
+ * snapshot (dumpMemory), each from its snapshot, which is then dropped.
+ */
+export function writeSnapshotPages(ctx: DumpContext): void {
+  const deferred = ctx.snapshots?.deferred ?? [];
+  while (deferred.length) {
+    const d = deferred[0]!;
+    try {
+      const t0 = performance.now();
+      writePages(ctx, d.snapshot, d.name, d.runs, d.bytes, d.planMs);
+      ctx.log.debug(`${d.pid}: ${d.name} written from its snapshot ${d.snapshot} (${d.bytes} bytes, ${(performance.now() - t0).toFixed(1)} ms)`);
+    } finally {
+      dropSnapshot(d.snapshot);
+      deferred.shift();
+    }
+  }
 }
 
 /** Below this, a prepared pages image is not worth its set-up. */

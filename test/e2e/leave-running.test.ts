@@ -1,13 +1,14 @@
 // --leave-running leaves the original running and untouched; --leave-stopped (on dump and on
 // restore) leaves the task stopped, and it carries on after SIGCONT.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runCryo } from '../helpers/cryo.ts';
 import { expectedListing } from '../helpers/manifest.ts';
-import { parseReport } from '../helpers/targets.ts';
+import { buildTarget, parseReport, requestReport, startTarget } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, dumpOk, killAtEnd, lastLine, restoreDetached, sleep, startCounter, taskStatus, waitDumpedGone } from './e2e.ts';
+import { assertUntouched, dumpOk, killAtEnd, lastLine, restoreDetached, sleep, spawnCryo, startCounter, taskStatus, waitDead, waitDumpedGone } from './e2e.ts';
 
 test('dump --leave-running: the original keeps running, untouched, its output continues', async (t) => {
   const dir = tmpDir('cryo-e2e-leave-running', t);
@@ -39,13 +40,13 @@ test('dump --leave-running of 24 MiB (the task goes on before the pages are hash
   await dumpOk(c.target.pid, img, ['--leave-running']);
   assertUntouched(c.target.pid, 'the dumped original');
   await c.assertAdvancing(Number(before['count']), before['token']!);
-  // The pages' hash was finished after the task was let go, still before the dump succeeded.
+  // The pages were written from a snapshot after the task was let go, and hashed, still before
+  // the dump succeeded.
   const manifest = JSON.parse(readFileSync(join(img, 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
   const pages = readFileSync(join(img, 'pages-1.img'));
   assert.ok(pages.length >= 16 << 20, `pages-1.img is only ${pages.length} bytes`);
   assert.deepEqual(manifest.files['pages-1.img'], expectedListing(pages));
-  // The pages were copied straight into their image, prepared before the freeze.
-  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /pages image of \d+ MiB prepared/);
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /memory snapshot \d+ forked/);
   process.kill(c.target.pid, 'SIGKILL');
   await c.target.exited;
   killAtEnd(t, c.target.pid, c.target.comm);
@@ -53,12 +54,14 @@ test('dump --leave-running of 24 MiB (the task goes on before the pages are hash
   await c.assertAdvancing(Number(before['count']), before['token']!);
 });
 
-test('dump --leave-running with a stage too small for the pages: the staged part comes first, the rest is written frozen, the images restore', async (t) => {
+test('dump --leave-running without a snapshot, with a stage too small for the pages: the staged part comes first, the rest is written frozen, the images restore', async (t) => {
   const dir = tmpDir('cryo-e2e-leave-running-stage', t);
   const c = await startCounter(dir, t, 40);
   const before = await c.report();
   const img = join(dir, 'img');
-  await dumpOk(c.target.pid, img, ['--leave-running'], { env: { CRYO_STAGE_BYTES: String(20 << 20) } });
+  // CRYO_SNAPSHOT=0: the pages are copied while frozen, as for a task that can't be snapshot.
+  await dumpOk(c.target.pid, img, ['--leave-running'], { env: { CRYO_STAGE_BYTES: String(20 << 20), CRYO_SNAPSHOT: '0' } });
+  assert.doesNotMatch(readFileSync(join(img, 'dump.log'), 'utf8'), /memory snapshot/);
   assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /pages image of 20 MiB prepared/);
   assertUntouched(c.target.pid, 'the dumped original');
   await c.assertAdvancing(Number(before['count']), before['token']!);
@@ -103,4 +106,116 @@ test('restore --leave-stopped: the restored task is stopped, and continues after
   const after = await c.assertAdvancing(Number(before['count']), before['token']!);
   assert.ok(Number(after['count']) >= frozen);
   assertUntouched(c.target.pid, 'the continued restored task');
+});
+
+/** The first word of each page of the restored stamper, read before it runs on. */
+function stamps(pid: number, addr: bigint, pages: number): bigint[] {
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    const buf = Buffer.alloc(pages * 4096);
+    assert.equal(readSync(fd, buf, 0, buf.length, addr), buf.length);
+    return Array.from({ length: pages }, (_, i) => buf.readBigUInt64LE(i * 4096));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('dump --leave-running from a snapshot: frozen only to find the pages, the images hold one instant of a task that writes on, and the task sees no child', async (t) => {
+  const dir = tmpDir('cryo-e2e-snapshot', t);
+  const log = join(dir, 'stamper.log');
+  const target = await startTarget([buildTarget('stamper'), log, '48'], { t });
+  const img = join(dir, 'img');
+  const d = await dumpOk(target.pid, img, ['--leave-running', '--json']);
+  const dumpLog = readFileSync(join(img, 'dump.log'), 'utf8');
+  const forked = /(\d+): memory snapshot (\d+) forked in [\d.]+ ms \(its copy (\d+) reaped by the task\)/.exec(dumpLog);
+  assert.ok(forked, dumpLog);
+  assert.equal(Number(forked[1]), target.pid);
+  // The pages were written after the release (the stats' frozen time ends there), by the snapshot.
+  const written = new RegExp(`${target.pid}: pages-1.img written from its snapshot ${forked[2]} \\((\\d+) bytes`).exec(dumpLog);
+  assert.ok(written && Number(written[1]) >= 48 << 20, dumpLog);
+  assert.ok(dumpLog.indexOf('written from its snapshot') > dumpLog.indexOf('memory dumped'));
+  const stats = JSON.parse(d.stdout) as { frozen_time: number; memwrite_time: number };
+  assert.ok(stats.memwrite_time > 0);
+  // No trace in the task: no SIGCHLD, no child of any kind, nothing in its children list; the
+  // snapshot and the copy are gone (a zombie of pid 1 at most).
+  assertUntouched(target.pid, 'the dumped original');
+  const r = parseReport(await requestReport(target.pid, log));
+  assert.equal(r['sigchld'], '0', 'SIGCHLDs the task got');
+  assert.equal(r['children'], 'none', 'a child the task could wait for');
+  assert.equal(readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim(), '');
+  for (const pid of [Number(forked[2]), Number(forked[3])]) await waitDead(pid);
+
+  // The images restore, stopped, to memory of one instant: one pass stamped up to some page.
+  const addr = BigInt(`0x${r['addr']}`);
+  const pages = Number(r['pages']);
+  process.kill(target.pid, 'SIGKILL');
+  await target.exited;
+  killAtEnd(t, target.pid, 'stamper');
+  await restoreDetached(img, ['--leave-stopped']);
+  const s = stamps(target.pid, addr, pages);
+  const steps = s.flatMap((v, i) => (i > 0 && v !== s[i - 1] ? [[s[i - 1]!, v] as const] : []));
+  assert.ok(steps.length <= 1 && steps.every(([a, b]) => a === b + 1n), `stamps of ${pages} pages change at ${JSON.stringify(steps.map(([a, b]) => `${a}->${b}`).slice(0, 8))}`);
+  assert.ok(s[0]! > 1n, 'it had stamped more than its first pass');
+  process.kill(target.pid, 'SIGCONT');
+  const after = parseReport(await requestReport(target.pid, log));
+  assert.ok(BigInt(after['pass']!) >= s[0]!, `it goes on from the pass it was in (${after['pass']} after ${s[0]})`);
+  const later = parseReport(await requestReport(target.pid, log));
+  assert.ok(BigInt(later['pass']!) > BigInt(after['pass']!), 'it stamps on after the restore');
+});
+
+test('dump --leave-running of a task with memory a fork would not copy (MADV_WIPEONFORK): no snapshot, the pages are copied while frozen', async (t) => {
+  const dir = tmpDir('cryo-e2e-no-snapshot', t);
+  const log = join(dir, 'report.log');
+  const target = await startTarget([buildTarget('mmaps'), log, dir, 'wipeonfork'], { t });
+  const img = join(dir, 'img');
+  await dumpOk(target.pid, img, ['--leave-running']);
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /no memory snapshot: it has a mapping a fork does not copy \(VmFlags wf\)/);
+  assertUntouched(target.pid, 'the dumped original');
+  process.kill(target.pid, 'SIGKILL');
+  await target.exited;
+  killAtEnd(t, target.pid, 'mmaps');
+  await restoreDetached(img);
+  assert.equal(parseReport(await requestReport(target.pid, log))['all'], 'ok');
+});
+
+test('a --leave-running dump that fails once the snapshot is forked: the task runs on as before, without a child, and the snapshot is gone', async (t) => {
+  const dir = tmpDir('cryo-e2e-snapshot-fail', t);
+  const log = join(dir, 'stamper.log');
+  const target = await startTarget([buildTarget('stamper'), log, '8'], { t });
+  const img = join(dir, 'img');
+  const r = await runCryo(['dump', '-t', String(target.pid), '-D', img, '--leave-running', '-v4', '-o', 'dump.log'], { env: { CRYO_FAIL_AT: 'memory' } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /injected failure at stage memory/);
+  const forked = /memory snapshot (\d+) forked in [\d.]+ ms \(its copy (\d+)/.exec(readFileSync(join(img, 'dump.log'), 'utf8'));
+  assert.ok(forked, 'the failure came after the snapshot');
+  for (const pid of [Number(forked[1]), Number(forked[2])]) await waitDead(pid);
+  assertUntouched(target.pid, 'the task after the failed dump');
+  const report = parseReport(await requestReport(target.pid, log));
+  assert.equal(report['sigchld'], '0');
+  assert.equal(report['children'], 'none');
+  assert.equal(readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim(), '');
+  const later = parseReport(await requestReport(target.pid, log));
+  assert.ok(BigInt(later['pass']!) > BigInt(report['pass']!), 'it stamps on');
+});
+
+test('cryo killed while it writes the pages from the snapshot: the task runs on, and the snapshot exits by itself', async (t) => {
+  const dir = tmpDir('cryo-e2e-snapshot-sigkill', t);
+  const log = join(dir, 'stamper.log');
+  const target = await startTarget([buildTarget('stamper'), log, '1024'], { t, readyTimeoutMs: 30_000 });
+  const img = join(dir, 'img');
+  const cryo = spawnCryo(['dump', '-t', String(target.pid), '-D', img, '--leave-running', '-v4', '-o', 'dump.log'], t);
+  const logPath = join(img, 'dump.log');
+  const writing = (): RegExpExecArray | null => (existsSync(logPath) ? /memory snapshot (\d+) forked[^\n]*\n(?:.*\n)*?.*\1: helper thread \d+ writes the pages/.exec(readFileSync(logPath, 'utf8')) : null);
+  const deadline = Date.now() + 20_000;
+  while (!writing() && cryo.exitCode === null && Date.now() < deadline) await sleep(5);
+  cryo.kill('SIGKILL');
+  const end = await cryo.done;
+  assert.equal(end.signal, 'SIGKILL', 'the dump finished before it could be killed: make the target bigger');
+  const snapshot = Number(writing()?.[1]);
+  assert.ok(snapshot > 0, readFileSync(logPath, 'utf8'));
+  await waitDead(snapshot);
+  assertUntouched(target.pid, 'the task after cryo was killed');
+  const report = parseReport(await requestReport(target.pid, log));
+  assert.equal(report['sigchld'], '0');
+  assert.equal(report['children'], 'none');
 });

@@ -5,8 +5,10 @@
 //   none   anonymous, filled, then PROT_NONE (made readable only while reporting)
 //   ro     anonymous, filled, then PROT_READ
 //   brk    256 KiB grown with sbrk, filled
+//   wf     with a third argument `wipeonfork`: anonymous, filled, MADV_WIPEONFORK (a fork's copy
+//          of it is zeros)
 // On SIGUSR1 bumps a counter in the shared mapping, msyncs, and appends
-//   anon=ok cow=ok cowfile=ok shared=ok none=ok ro=ok brk=ok all=ok gen=N brk_end=HEX
+//   anon=ok cow=ok cowfile=ok shared=ok none=ok ro=ok brk=ok wf=ok all=ok gen=N brk_end=HEX
 // shared=ok: the file's bytes (pread) equal the mapping's, i.e. it still maps the file.
 #include "target.h"
 #include <sys/mman.h>
@@ -69,6 +71,14 @@ int main(int argc, char **argv) {
   char *brk = sbrk(256 * 1024);
   if (brk == (void *)-1) die("sbrk");
   fill_pattern(brk, 256 * 1024, 7);
+
+  int wipe = argc > 3 && strcmp(argv[3], "wipeonfork") == 0;
+  char *wf = NULL;
+  if (wipe) {
+    wf = map(MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+    fill_pattern(wf, MIB, 8);
+    if (madvise(wf, MIB, MADV_WIPEONFORK) < 0) die("madvise");
+  }
   ready();
 
   uint64_t gen = 0;
@@ -90,8 +100,9 @@ int main(int argc, char **argv) {
     mprotect(none, MIB, PROT_NONE);
     int r = check_pattern(ro, MIB, 6);
     int b = check_pattern(brk, 256 * 1024, 7);
-    say("anon=%s cow=%s cowfile=%s shared=%s none=%s ro=%s brk=%s all=%s gen=%llu brk_end=%lx", okbad(a), okbad(c),
-        okbad(cf), okbad(s), okbad(n), okbad(r), okbad(b), okbad(a && c && cf && s && n && r && b),
+    int w = !wipe || check_pattern(wf, MIB, 8);
+    say("anon=%s cow=%s cowfile=%s shared=%s none=%s ro=%s brk=%s wf=%s all=%s gen=%llu brk_end=%lx", okbad(a), okbad(c),
+        okbad(cf), okbad(s), okbad(n), okbad(r), okbad(b), okbad(w), okbad(a && c && cf && s && n && r && b && w),
         (unsigned long long)gen, (unsigned long)sbrk(0));
   }
 }

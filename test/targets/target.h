@@ -36,13 +36,15 @@ HELPER void open_report(int argc, char **argv) {
   if (report_fd < 0) die(argv[1]);
 }
 
-HELPER void install_report_handler(int flags) {
+HELPER void install_handler(int sig, void (*handler)(int), int flags) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_report;
+  sa.sa_handler = handler;
   sa.sa_flags = flags;
-  if (sigaction(SIGUSR1, &sa, NULL) < 0) die("sigaction");
+  if (sigaction(sig, &sa, NULL) < 0) die("sigaction");
 }
+
+HELPER void install_report_handler(int flags) { install_handler(SIGUSR1, on_report, flags); }
 
 // One write(2) per line, so a reader never sees half a line from us.
 HELPER void say(const char *fmt, ...) {

@@ -142,11 +142,7 @@ int main(int argc, char **argv) {
   if (argc < 3) die("usage: unix_sockets LOG DIR [external PATH | pending]");
   if (chdir(argv[2]) < 0) die(argv[2]);
   install_report_handler(SA_RESTART);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_usr2;
-  sa.sa_flags = SA_RESTART;
-  if (sigaction(SIGUSR2, &sa, NULL) < 0) die("sigaction");
+  install_handler(SIGUSR2, on_usr2, SA_RESTART);
   char path[200];
 
   if (argc > 3 && strcmp(argv[3], "external") == 0) {
