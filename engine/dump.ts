@@ -120,14 +120,6 @@ function checkSessions(tree: FrozenTree, shellJob: boolean): void {
   }
 }
 
-function rootWithoutSeccomp(pid: number): boolean {
-  try {
-    return readStatus(pid).seccomp === 0;
-  } catch {
-    return true; // gone: seizeTree will say so
-  }
-}
-
 export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const log = opts.log ?? silentLogger;
   const hook = async (action: HookName, initPid?: number): Promise<void> => {
@@ -144,9 +136,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // manifest still comes before success is reported); a post-dump hook sees a complete dump.
   const earlyRelease = (opts.leaveRunning ?? false) && !opts.hooks;
   const anon = treeAnonBytes(opts.pid);
-  // Its pages written from snapshots forked while frozen (CRYO_SNAPSHOT=0, tests: not; nor for a
-  // root task with a seccomp filter, which snapshotRefusal refuses)…
-  const snapshots = earlyRelease && process.env.CRYO_SNAPSHOT !== '0' && rootWithoutSeccomp(opts.pid);
+  // Its pages written from snapshots forked while frozen (CRYO_SNAPSHOT=0, tests: not)…
+  const snapshots = earlyRelease && process.env.CRYO_SNAPSHOT !== '0';
   // …or into a pages image made ready now, for pages to be copied straight into it while frozen…
   const stageSize = earlyRelease && !snapshots ? stageBytes(anon) : 0;
   // …or else written by a large task itself, hashed by a worker per core (see dumpMemory).

@@ -76,7 +76,8 @@ export interface SnapshotVma {
  * orphaned, would become its child).
  */
 export function snapshotRefusal(pid: number, vmas: readonly SnapshotVma[], bytes: number, subreaper: boolean): string | undefined {
-  // A seccomp filter may refuse the fork, or kill the task for it.
+  // A seccomp filter may refuse the fork, or kill the task for it (cryo refuses such tasks
+  // today; this stays for when it does not).
   if (readStatus(pid).seccomp !== 0) return 'it has a seccomp filter';
   if (subreaper) return 'it or a dumped ancestor is a child subreaper';
   for (const v of vmas) {
