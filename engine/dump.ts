@@ -143,6 +143,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // …or else written by a large task itself, hashed by a worker per core (see dumpMemory).
   const hashWorker = !stageSize && taskWritesPages(anon) ? 'pieces' : 'ring';
   const images = new ImageWriter(opts.imagesDir, { hashWorker, rawBytes: anon, copyAhead: earlyRelease });
+  // Letting the tasks go early: their images are encoded once they run again.
+  if (earlyRelease) images.deferWrites();
   const tStage = performance.now();
   const stage = stageSize ? images.prepareRaw(stageSize) : undefined;
   if (stage) log.debug(`pages image of ${(stageSize / 2 ** 20).toFixed(0)} MiB prepared in ${(performance.now() - tStage).toFixed(0)} ms`);
@@ -249,6 +251,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       release('running');
       // The prepared image gets its name and size, and is hashed, now that the tasks run.
       stage?.adopt();
+      images.writeDeferred();
       writeSnapshotPages(ctx);
     }
     const stats: DumpStats = {

@@ -186,3 +186,31 @@ test('writer misuse is an InternalError', async () => {
   w.finish();
   assert.throws(() => w.write('FS', [{ cwd_id: 1, root_id: 1 }], { id: 1 }), /after finish/);
 });
+
+test('deferred writes (--leave-running): nothing is written until writeDeferred(), then the same images; a name twice, or finish() before, is refused; abort() drops them', () => {
+  const w = new ImageWriter(dir);
+  w.deferWrites();
+  w.write('PSTREE', PSTREE);
+  w.write('FS', [{ cwd_id: 1, root_id: 1 }], { id: 42 });
+  assert.equal(fs.existsSync(path.join(dir, 'pstree.img')), false, 'written while deferred');
+  assert.throws(() => w.write('PSTREE', PSTREE), (e: unknown) => e instanceof InternalError && /pstree\.img: written twice/.test(e.message));
+  assert.throws(() => w.finish(), (e: unknown) => e instanceof InternalError && /images not written: pstree\.img, fs-42\.img/.test(e.message));
+  w.writeDeferred();
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'pstree.img')), pstreeBytes());
+  w.write('INVENTORY', [{ img_version: 2 }]);
+  assert.ok(fs.existsSync(path.join(dir, 'inventory.img')), 'written at once after writeDeferred()');
+  w.finish();
+  assert.deepEqual(new ImageReader(dir).read('FS', 42), [{ cwd_id: 1, root_id: 1 }]);
+
+  const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'cryo-images-'));
+  try {
+    const a = new ImageWriter(dir2);
+    a.deferWrites();
+    a.write('PSTREE', PSTREE);
+    a.abort();
+    a.writeDeferred();
+    assert.equal(fs.existsSync(path.join(dir2, 'pstree.img')), false, 'written after abort()');
+  } finally {
+    fs.rmSync(dir2, { recursive: true, force: true });
+  }
+});
