@@ -16,7 +16,7 @@ import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
-import { dumpMemory, stageBytes, startFindingPages, treeAnonBytes, writeSnapshotPages } from './objects/memory.ts';
+import { dumpMemory, hasSharedAnonymous, stageBytes, startFindingPages, treeAnonBytes, writeSnapshotPages } from './objects/memory.ts';
 import { SnapshotPlan, dropSnapshots } from './objects/snapshot.ts';
 import { taskWritesPages } from './objects/task-pages.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
@@ -138,8 +138,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const anon = treeAnonBytes(opts.pid);
   // Its pages written from snapshots forked while frozen (CRYO_SNAPSHOT=0, tests: not)…
   const snapshots = earlyRelease && process.env.CRYO_SNAPSHOT !== '0';
-  // …or into a pages image made ready now, for pages to be copied straight into it while frozen…
-  const stageSize = earlyRelease && !snapshots ? stageBytes(anon) : 0;
+  // …or, for the first process when it can't be snapshot for shared memory, into a pages image
+  // made ready now, for pages to be copied straight into it while frozen…
+  const stageSize = earlyRelease && (!snapshots || hasSharedAnonymous(opts.pid)) ? stageBytes(anon) : 0;
   // …or else written by a large task itself, hashed by a worker per core (see dumpMemory).
   const hashWorker = !stageSize && taskWritesPages(anon) ? 'pieces' : 'ring';
   const images = new ImageWriter(opts.imagesDir, { hashWorker, rawBytes: anon, copyAhead: earlyRelease });

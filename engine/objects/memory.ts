@@ -25,7 +25,7 @@ import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
 import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, runsInVma, scanPagemap, scanPagemapInBackground, SCAN_END, type PageRun, type ScannedRun, type SmapsEntry, type Vma } from '../proc/index.ts';
-import { RAW_BUFFER_BYTES } from '../images/index.ts';
+import { RAW_BUFFER_BYTES, type PreparedRawImage } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
 import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask, type PageRun as TaskPageRun } from './task-pages.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
@@ -271,8 +271,9 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
   ctx.images.write('PAGEMAP', pagemap, { id: pid });
   ctx.stats.pages_written += total;
   const planMs = performance.now() - t0;
+  const prepared = ctx.stage?.claim(name) ? ctx.stage : undefined;
   // --leave-running: the pages are written after the release, from a snapshot forked now.
-  if (ctx.snapshots && bytes > 0) {
+  if (ctx.snapshots && !prepared && bytes > 0) {
     const vmas = paged.map((p, i) => ({ vmFlags: p.vma.vmFlags, dumped: found[i]!.length > 0, shared: p.pages === 'all' }));
     const refused = snapshotRefusal(pid, vmas, bytes, ctx.snapshots.subreaper(proc));
     if (refused) ctx.log.debug(`${pid}: no memory snapshot: ${refused}; its pages are copied while it is frozen`);
@@ -286,18 +287,18 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
       }
     }
   }
-  writePages(ctx, pid, name, runs, bytes, planMs);
+  writePages(ctx, pid, name, runs, bytes, planMs, prepared);
 }
 
 /**
  * Writes the pages image `name` of `runs`, read from process `source` (the task, or its
- * snapshot): a large one by the process itself, else copied by cryo. `planMs`: time spent
- * finding the pages, counted in memdump_time.
+ * snapshot): into `prepared` (--leave-running, the image made ready before the freeze), or a
+ * large one by the process itself, else copied by cryo. `planMs`: time spent finding the pages,
+ * counted in memdump_time.
  */
-function writePages(ctx: DumpContext, source: number, name: string, runs: readonly TaskPageRun[], bytes: number, planMs: number): void {
+function writePages(ctx: DumpContext, source: number, name: string, runs: readonly TaskPageRun[], bytes: number, planMs: number, prepared?: PreparedRawImage): void {
   const total = bytes / PAGE_SIZE;
   const t0 = performance.now() - planMs;
-  const prepared = ctx.stage?.claim(name) ? ctx.stage : undefined;
   // Large and not prepared: the task writes its pages into the image itself (one copy, not two).
   if (!prepared && taskWritesPages(bytes)) {
     const refused = taskWriteRefusal(source, bytes);
@@ -370,6 +371,19 @@ export function writeSnapshotPages(ctx: DumpContext): void {
       dropSnapshot(d.snapshot);
       deferred.shift();
     }
+  }
+}
+
+/**
+ * --leave-running, before the freeze: whether `pid` has shared anonymous memory (MAP_SHARED
+ * anonymous, /dev/zero or memfd), which a snapshot can't hold — its pages will be copied while
+ * frozen, into a pages image prepared for them.
+ */
+export function hasSharedAnonymous(pid: number): boolean {
+  try {
+    return readMaps(pid).some((v) => v.shared && (v.inode === 0 || v.path.startsWith('/dev/zero') || v.path.startsWith('/memfd:')));
+  } catch {
+    return false; // gone: the dump will say so
   }
 }
 

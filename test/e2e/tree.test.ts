@@ -13,7 +13,7 @@ import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, fileSize, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
 import type { Target } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, dumpOk, killAtEnd, restoreDetached, sleep, taskStatus, waitDumpedGone } from './e2e.ts';
+import { assertUntouched, dumpOk, killAtEnd, restoreDetached, sleep, taskStatus, waitDead, waitDumpedGone } from './e2e.ts';
 
 interface Tree {
   readonly target: Target;
@@ -139,28 +139,58 @@ test('a dump of a tree that fails leaves every process running, zombies zombies 
   assert.match(readFileSync(join(dir, 'img', 'dump.log'), 'utf8'), /Dumping FAILED/);
 });
 
-test('MAP_SHARED|MAP_ANONYMOUS memory inherited over fork is shared again after restore', async (t) => {
-  const dir = tmpDir('cryo-e2e-shmem', t);
+/** The shmem target (a parent and a child sharing anonymous memory), and its reports. */
+async function startShmem(dir: string, t: TestContext): Promise<{ target: Target; child: number; report: () => Promise<Record<string, string>> }> {
   const log = join(dir, 'shmem.log');
   const target = await startTarget([buildTarget('shmem'), log], { t });
   const child = Number(parseReport(target.output())['child']);
   killAtEnd(t, target.pid, 'shmem');
   killAtEnd(t, child, 'shmem');
-  const report = async (): Promise<Record<string, string>> => parseReport(await requestReport(target.pid, log));
-  const before = await report();
-  assert.equal(before['sum'], 'ok');
+  return { target, child, report: async () => parseReport(await requestReport(target.pid, log)) };
+}
 
-  await dumpOk(target.pid, join(dir, 'img'));
-  await waitDumpedGone(target);
-  await restoreDetached(join(dir, 'img'));
-  const a = await report();
+/** After a restore: the pattern is intact, the counter did not go back, and the parent sees the child's increments. */
+async function assertShared(shmem: { child: number; target: Target; report: () => Promise<Record<string, string>> }, before: Record<string, string>): Promise<void> {
+  const a = await shmem.report();
   assert.equal(a['sum'], 'ok', 'the pattern in shared memory');
   assert.ok(Number(a['counter']) >= Number(before['counter']), 'the counter did not go back');
   await sleep(100);
-  const b = await report();
+  const b = await shmem.report();
   // Only the child increments the counter: the parent sees it move only if the memory is shared.
   assert.ok(Number(b['counter']) > Number(a['counter']) + 5, `the parent sees the child's increments (${a['counter']} -> ${b['counter']})`);
-  assert.equal(readStat(child).ppid, target.pid);
+  assert.equal(readStat(shmem.child).ppid, shmem.target.pid);
+}
+
+test('MAP_SHARED|MAP_ANONYMOUS memory inherited over fork is shared again after restore', async (t) => {
+  const dir = tmpDir('cryo-e2e-shmem', t);
+  const shmem = await startShmem(dir, t);
+  const before = await shmem.report();
+  assert.equal(before['sum'], 'ok');
+  await dumpOk(shmem.target.pid, join(dir, 'img'));
+  await waitDumpedGone(shmem.target);
+  await restoreDetached(join(dir, 'img'));
+  await assertShared(shmem, before);
+});
+
+test('dump --leave-running of processes sharing anonymous memory: no snapshot (a fork would share it); the pages image prepared before the freeze for the first, the pages copied while frozen; the images restore the sharing', async (t) => {
+  const dir = tmpDir('cryo-e2e-shmem-R', t);
+  const shmem = await startShmem(dir, t);
+  const { target, child } = shmem;
+  const before = await shmem.report();
+  const img = join(dir, 'img');
+  // CRYO_STAGE_BYTES: the 2 MiB target is below the size a prepared image pays off at.
+  await dumpOk(target.pid, img, ['-R'], { env: { CRYO_STAGE_BYTES: String(8 << 20) } });
+  const dumpLog = readFileSync(join(img, 'dump.log'), 'utf8');
+  assert.match(dumpLog, /pages image of 8 MiB prepared/);
+  assert.doesNotMatch(dumpLog, /memory snapshot \d+ forked/);
+  assert.match(dumpLog, new RegExp(`${child}: no memory snapshot: it has shared memory to dump`));
+  for (const pid of [target.pid, child]) assertUntouched(pid);
+  process.kill(child, 'SIGKILL');
+  process.kill(target.pid, 'SIGKILL');
+  await target.exited;
+  await waitDead(child);
+  await restoreDetached(img);
+  await assertShared(shmem, before);
 });
 
 test('dump --leave-running of a tree: every process runs on untouched, zombies stay, the pipe keeps its bytes', async (t) => {
