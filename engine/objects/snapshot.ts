@@ -9,7 +9,7 @@
 // (no second copy); C is killed — its memory lives on in G — and the task, still frozen, reaps it.
 // G is an orphan outside the task's session: cryo reads its memory, then kills it; whoever
 // reaps orphans (init, or a subreaper above the tree) reaps it.
-import { NR, PR, PTRACE_EVENT, PTRACE_O, SIG, sendSignal, setOptions, waitTask } from '../../native/index.ts';
+import { NR, PR, PTRACE_EVENT, PTRACE_O, SIG, sendSignal, setOptions, waitTask, type WaitStatus } from '../../native/index.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext } from '../context.ts';
 import type { FrozenProcess, FrozenTree } from '../tree.ts';
@@ -76,9 +76,12 @@ export interface SnapshotVma {
  * orphaned, would become its child).
  */
 export function snapshotRefusal(pid: number, vmas: readonly SnapshotVma[], bytes: number, subreaper: boolean): string | undefined {
+  const status = readStatus(pid);
   // A seccomp filter may refuse the fork, or kill the task for it (cryo refuses such tasks
   // today; this stays for when it does not).
-  if (readStatus(pid).seccomp !== 0) return 'it has a seccomp filter';
+  if (status.seccomp !== 0) return 'it has a seccomp filter';
+  // The clones' pids come back as the task sees them: only cryo's own pid namespace will do.
+  if (status.nsPid.length > 1) return 'it is in a nested pid namespace';
   if (subreaper) return 'it or a dumped ancestor is a child subreaper';
   for (const v of vmas) {
     if (!v.dumped) continue;
@@ -116,8 +119,7 @@ function waitGone(pid: number): void {
   }
 }
 
-function expectBirthStop(pid: number, what: string): void {
-  const st = waitTask(pid);
+function checkBirthStop(st: WaitStatus, pid: number, what: string): void {
   if (st.kind !== 'stopped' || st.event !== PTRACE_EVENT.STOP) throw new RuntimeError(`${what} ${pid} did not stop at its start: ${JSON.stringify(st)}`);
 }
 
@@ -131,6 +133,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
   const syscallIp = findVdsoSyscall(pid);
   const rp = new RemoteProcess(pid, syscallIp);
   let c = 0;
+  let cTraced = false;
   let g = 0;
   let reaped = false;
   try {
@@ -148,7 +151,10 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
       rp.setSyscallIp(syscallIp);
       setOptions(pid, DUMP_PTRACE_OPTIONS);
     }
-    expectBirthStop(c, 'forked copy');
+    // Ours from here (waitpid answered for it): only then is it killed on failure.
+    const cBorn = waitTask(c);
+    cTraced = true;
+    checkBirthStop(cBorn, c, 'forked copy');
     const cp = new RemoteProcess(c, syscallIp);
     cp.scratch = rp.scratch; // the task's, copied: the snapshot's own pages are not touched
     cp.put(0, Buffer.alloc(8, 0xff));
@@ -156,8 +162,10 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     cp.leader.call('close_range', NR.close_range, 0, 0xffffffff, 0);
     cp.leader.call('setsid', NR.setsid);
     cp.setSyscallIp(born);
-    g = Number(cp.leader.call('clone', NR.clone, CLONE_VM | SIG.SIGCHLD, 0, 0, 0, 0));
-    expectBirthStop(g, 'snapshot');
+    const gPid = Number(cp.leader.call('clone', NR.clone, CLONE_VM | SIG.SIGCHLD, 0, 0, 0, 0));
+    const gBorn = waitTask(gPid);
+    g = gPid;
+    checkBirthStop(gBorn, g, 'snapshot');
     sendSignal(c, SIG.SIGKILL);
     waitGone(c);
     const got = rp.leader.call('wait4', NR.wait4, c, 0, WALL, 0);
@@ -167,7 +175,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     return g;
   } catch (e) {
     if (g) dropSnapshot(g);
-    if (c && !reaped) {
+    if (cTraced && !reaped) {
       sendSignal(c, SIG.SIGKILL);
       try {
         waitGone(c);
