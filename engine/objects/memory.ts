@@ -31,7 +31,7 @@ import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask, type P
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
-import { dropSnapshot, snapshotRefusal, takeSnapshot } from './snapshot.ts';
+import { dropSnapshot, snapshotRefusal, takeSnapshot, type DeferredPages, type SnapshotPlan } from './snapshot.ts';
 
 type Entry = Record<string, any>;
 
@@ -273,21 +273,29 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
   const planMs = performance.now() - t0;
   const prepared = ctx.stage?.claim(name) ? ctx.stage : undefined;
   // --leave-running: the pages are written after the release, from a snapshot forked now.
-  if (ctx.snapshots && !prepared && bytes > 0) {
-    const vmas = paged.map((p, i) => ({ vmFlags: p.vma.vmFlags, dumped: found[i]!.length > 0, shared: p.pages === 'all' }));
-    const refused = snapshotRefusal(pid, vmas, bytes, ctx.snapshots.subreaper(proc));
-    if (refused) ctx.log.debug(`${pid}: no memory snapshot: ${refused}; its pages are copied while it is frozen`);
-    else {
-      try {
-        const snapshot = takeSnapshot(ctx, pid);
-        ctx.snapshots.deferred.push({ pid, snapshot, name, runs, bytes, planMs });
-        return;
-      } catch (e) {
-        ctx.log.debug(`${pid}: no memory snapshot: ${(e as Error).message}; its pages are copied while it is frozen`);
-      }
+  if (ctx.snapshots && !prepared && bytes > 0 && deferToSnapshot(ctx, ctx.snapshots, proc, paged, found, { pid, name, runs, bytes, planMs })) return;
+  writePages(ctx, pid, name, runs, bytes, planMs, prepared);
+}
+
+/**
+ * Forks frozen `proc` into a snapshot of its memory (objects/snapshot.ts) and leaves `pages` to be
+ * written from it once the tasks run again (writeSnapshotPages). False, with the task as it was,
+ * when it can't be snapshot (the log says why): its pages are then copied while it is frozen.
+ */
+function deferToSnapshot(ctx: DumpContext, plan: SnapshotPlan, proc: FrozenProcess, paged: readonly PlannedVma[], found: readonly PageRun[][], pages: Omit<DeferredPages, 'snapshot'>): boolean {
+  const { pid } = proc;
+  const vmas = paged.map((p, i) => ({ vmFlags: p.vma.vmFlags, dumped: found[i]!.length > 0, shared: p.pages === 'all' }));
+  let why = snapshotRefusal(pid, vmas, pages.bytes, plan.subreaper(proc));
+  if (!why) {
+    try {
+      plan.deferred.push({ ...pages, snapshot: takeSnapshot(ctx, pid) });
+      return true;
+    } catch (e) {
+      why = (e as Error).message;
     }
   }
-  writePages(ctx, pid, name, runs, bytes, planMs, prepared);
+  ctx.log.debug(`${pid}: no memory snapshot: ${why}; its pages are copied while it is frozen`);
+  return false;
 }
 
 /**
