@@ -15,7 +15,7 @@ import { RuntimeError } from '../../errors.ts';
 import type { DumpContext } from '../context.ts';
 import type { FrozenProcess, FrozenTree } from '../tree.ts';
 import type { PageRun } from './task-pages.ts';
-import { memoryHeadroom, readStatus } from '../proc/index.ts';
+import { memoryHeadroom, readMeminfo, readStatus } from '../proc/index.ts';
 import { findVdsoSyscall, RemoteProcess } from '../remote.ts';
 import { DUMP_PTRACE_OPTIONS } from '../tree.ts';
 
@@ -24,7 +24,7 @@ const CLONE_VM = 0x100;
 const BORN_CODE = Uint8Array.from([0x0f, 0x05, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05]);
 const BORN_OFF = 64;
 const WALL = 0x40000000;
-/** Memory cgroup room kept free beyond the copies the task's writes may make. */
+/** Memory (cgroup room, available memory) kept free beyond the copies the task's writes may make. */
 const CGROUP_MARGIN = 64 << 20;
 
 /** A process's pages image, to be written from its snapshot once the tasks run again. */
@@ -90,9 +90,13 @@ export function snapshotRefusal(pid: number, vmas: readonly SnapshotVma[], bytes
     const f = v.vmFlags.find((x) => UNFORKABLE.has(x));
     if (f) return `it has a mapping a fork does not copy (VmFlags ${f})`;
   }
-  // The task's writes copy pages while the snapshot lives: charged to its memory cgroup.
+  // The task's writes copy pages while the snapshot lives: charged to its memory cgroup, taken
+  // from the machine's free memory.
+  const mib = (n: number): number => Math.max(0, Math.floor(n / 2 ** 20));
   const room = memoryHeadroom(pid);
-  if (room < bytes + CGROUP_MARGIN) return `its memory cgroup has ${Math.max(0, Math.floor(room / 2 ** 20))} MiB left, copies of its ${Math.ceil(bytes / 2 ** 20)} MiB may be needed`;
+  if (room < bytes + CGROUP_MARGIN) return `its memory cgroup has ${mib(room)} MiB left, copies of its ${Math.ceil(bytes / 2 ** 20)} MiB may be needed`;
+  const available = readMeminfo()['MemAvailable'] ?? 0;
+  if (available < bytes + CGROUP_MARGIN) return `the machine has ${mib(available)} MiB available, copies of its ${Math.ceil(bytes / 2 ** 20)} MiB may be needed`;
   return undefined;
 }
 

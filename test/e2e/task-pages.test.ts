@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { assertUntouched, cryoOutput, dumpOk, restoreDetached, sleep, spawnCryo, startCounter, waitDumpedGone } from './e2e.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
@@ -93,16 +93,14 @@ test('a task whose file size limit is below its pages: cryo copies them, the tas
 
 const MEMCG_ROOT = '/sys/fs/cgroup/memory';
 
-test('a task near its memory cgroup limit: cryo copies the pages, none are charged to it', async (t) => {
+/** Moves `pid` into a new memory cgroup (v1) limited to `limit` bytes, until the test ends; false without one. */
+function inMemcg(t: TestContext, pid: number, limit: number): boolean {
   if (!existsSync(join(MEMCG_ROOT, 'memory.limit_in_bytes'))) {
     t.skip('no cgroup v1 memory controller at /sys/fs/cgroup/memory');
-    return;
+    return false;
   }
-  const dir = tmpDir('cryo-e2e-memcg', t);
-  const c = await startCounter(dir, t, 8);
-  const pid = c.target.pid;
   const own = readFileSync(`/proc/${pid}/cgroup`, 'utf8').match(/^\d+:memory:(.*)$/m)?.[1] ?? '/';
-  const group = join(MEMCG_ROOT, own, `cryo-test-${process.pid}`);
+  const group = join(MEMCG_ROOT, own, `cryo-test-${process.pid}-${pid}`);
   mkdirSync(group);
   t.after(() => {
     // Back to where it was, so the group can go.
@@ -113,8 +111,16 @@ test('a task near its memory cgroup limit: cryo copies the pages, none are charg
     }
     rmdirSync(group);
   });
-  writeFileSync(join(group, 'memory.limit_in_bytes'), String(48 << 20));
+  writeFileSync(join(group, 'memory.limit_in_bytes'), String(limit));
   writeFileSync(join(group, 'cgroup.procs'), String(pid));
+  return true;
+}
+
+test('a task near its memory cgroup limit: cryo copies the pages, none are charged to it', async (t) => {
+  const dir = tmpDir('cryo-e2e-memcg', t);
+  const c = await startCounter(dir, t, 8);
+  const pid = c.target.pid;
+  if (!inMemcg(t, pid, 48 << 20)) return;
   const img = join(dir, 'img');
   await dumpOk(pid, img, [], { env: { CRYO_TASK_WRITE_BYTES: '4096' } });
   assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /cryo copies the pages: its memory cgroup has \d+ MiB left below its limit/);
@@ -122,4 +128,21 @@ test('a task near its memory cgroup limit: cryo copies the pages, none are charg
   await restoreDetached(img);
   const after = await c.report();
   assert.equal(after['mem'], 'ok');
+});
+
+test('dump --leave-running of a task near its memory cgroup limit: no snapshot (the copies its writes make could hit the limit), the pages copied while frozen, the images restore', async (t) => {
+  const dir = tmpDir('cryo-e2e-memcg-R', t);
+  const c = await startCounter(dir, t, 24);
+  const pid = c.target.pid;
+  if (!inMemcg(t, pid, 64 << 20)) return;
+  const before = await c.report();
+  const img = join(dir, 'img');
+  await dumpOk(pid, img, ['--leave-running']);
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), new RegExp(`${pid}: no memory snapshot: its memory cgroup has \\d+ MiB left, copies of its \\d+ MiB may be needed`));
+  assertUntouched(pid, 'the dumped original');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+  process.kill(pid, 'SIGKILL');
+  await waitDumpedGone(c.target);
+  await restoreDetached(img);
+  await c.assertAdvancing(Number(before['count']), before['token']!);
 });
