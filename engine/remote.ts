@@ -1,6 +1,6 @@
 // A process that cryo works inside: its threads stopped, a `syscall` instruction found in its
 // vDSO, and a scratch area mapped for pointer arguments. One per process per dump or restore.
-import { IOV_MAX, MAP, NR, PROT, PTRACE_EVENT, PTRACE_O, SyscallError, cont, readMemory, setOptions, waitTask, type Regs } from '../native/index.ts';
+import { IOV_MAX, MAP, NR, PROT, PTRACE_EVENT, PTRACE_O, SyscallError, cont, readMemory, setOptions, waitTask, type Regs, type WaitStatus } from '../native/index.ts';
 import { RuntimeError } from '../errors.ts';
 import { BATCH_CODE, BATCH_ENTRY, findSyscallInsn, fmtArg, RemoteThread, TRAP_CODE } from './inject.ts';
 import { readAuxv, readMaps, type Vma } from './proc/index.ts';
@@ -86,6 +86,11 @@ export function findVdsoSyscall(pid: number, given?: readonly Vma[]): bigint {
     if (ip !== undefined) return ip;
   }
   throw new RuntimeError(`no syscall instruction found in task ${pid}`);
+}
+
+/** A task cloned traced from birth (PTRACE_O_TRACECLONE/TRACEFORK) first stops in PTRACE_EVENT_STOP: `st`, its first wait status, must say so. */
+export function checkBirthStop(st: WaitStatus, tid: number, what: string): void {
+  if (st.kind !== 'stopped' || st.event !== PTRACE_EVENT.STOP) throw new RuntimeError(`${what} ${tid} did not stop at its start: ${JSON.stringify(st)}`);
 }
 
 export class RemoteProcess {
@@ -220,8 +225,7 @@ export class RemoteProcess {
     } finally {
       setOptions(this.pid, options);
     }
-    const st = waitTask(tid);
-    if (st.kind !== 'stopped' || st.event !== PTRACE_EVENT.STOP) throw new RuntimeError(`helper thread ${tid} of ${this.pid} did not stop at its start: ${JSON.stringify(st)}`);
+    checkBirthStop(waitTask(tid), tid, `helper thread of ${this.pid}`);
     return new RemoteThread(tid, code);
   }
 

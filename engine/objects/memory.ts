@@ -24,7 +24,7 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, runsInVma, scanPagemap, scanPagemapInBackground, SCAN_END, type PageRun, type ScannedRun, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, runsInVma, scanPagemapInBackground, SCAN_END, type PageRun, type ScannedRun, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { RAW_BUFFER_BYTES, type PreparedRawImage } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
 import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask, type PageRun as TaskPageRun } from './task-pages.ts';
@@ -152,30 +152,29 @@ const PAGEMAP_GAP = 1n << 20n;
 const PAGEMAP_SPAN = 4n << 30n;
 
 /** The runs of each of `paged` (sorted) in a scan of the whole user address space. */
-function pagesFromScan(pid: number, paged: readonly PlannedVma[], scanned: readonly ScannedRun[]): PageRun[][] {
+async function pagesFromScan(pid: number, paged: readonly PlannedVma[], scanned: readonly ScannedRun[]): Promise<PageRun[][]> {
+  const found: PageRun[][] = [];
   let next = 0;
-  return paged.map((p) => {
+  for (const p of paged) {
     const privateOnly = p.pages === 'private';
     if (p.vma.end <= SCAN_END) {
       const r = runsInVma(scanned, next, p.vma.start, p.vma.end, privateOnly);
       next = r.next;
-      return r.runs;
+      found.push(r.runs);
+    } else {
+      // Above 47 bits (5-level paging): outside the scan, scanned on its own.
+      found.push(runsInVma((await scanPagemapInBackground(pid, p.vma.start, p.vma.end)) ?? [], 0, p.vma.start, p.vma.end, privateOnly).runs);
     }
-    // Above 47 bits (5-level paging): outside the scan, scanned on its own.
-    const fd = openSync(`/proc/${pid}/pagemap`, 'r');
-    try {
-      return runsInVma(scanPagemap(fd, p.vma.start, p.vma.end) ?? [], 0, p.vma.start, p.vma.end, privateOnly).runs;
-    } finally {
-      closeSync(fd);
-    }
-  });
+  }
+  return found;
 }
 
 /**
- * The runs of each of `paged`, found here: one PAGEMAP_SCAN (or pagemap read) for each group of
- * VMAs close together (thousands of small neighbouring VMAs cost one call, not one each).
+ * The runs of each of `paged`, on a kernel without PAGEMAP_SCAN: one pagemap read for each group
+ * of VMAs close together (thousands of small neighbouring VMAs cost one read, not one each).
  */
-function findPages(ctx: DumpContext, pid: number, paged: readonly PlannedVma[]): PageRun[][] {
+function pagesFromPagemap(ctx: DumpContext, pid: number, paged: readonly PlannedVma[]): PageRun[][] {
+  ctx.log.debug(`${pid}: no PAGEMAP_SCAN: its pages are found by reading /proc/${pid}/pagemap`);
   const found: PageRun[][] = [];
   const pmFd = openSync(`/proc/${pid}/pagemap`, 'r');
   try {
@@ -188,19 +187,11 @@ function findPages(ctx: DumpContext, pid: number, paged: readonly PlannedVma[]):
         if (v.start - end > PAGEMAP_GAP || v.end - start > PAGEMAP_SPAN) break;
         end = v.end;
       }
-      const scanned = scanPagemap(pmFd, start, end);
-      if (!scanned && i === 0) ctx.log.debug(`${pid}: no PAGEMAP_SCAN: its pages are found by reading /proc/${pid}/pagemap`);
-      const all = scanned ? undefined : readPagemap(pid, start, end, pmFd);
-      for (let next = 0; i < j; i++) {
+      const all = readPagemap(pid, start, end, pmFd);
+      for (; i < j; i++) {
         const { vma, pages } = paged[i]!;
-        if (scanned) {
-          const r = runsInVma(scanned, next, vma.start, vma.end, pages === 'private');
-          next = r.next;
-          found.push(r.runs);
-        } else {
-          const from = Number((vma.start - start) / PAGE);
-          found.push(presentRuns(all!.subarray(from, from + Number((vma.end - vma.start) / PAGE)), vma.start, pages === 'private'));
-        }
+        const from = Number((vma.start - start) / PAGE);
+        found.push(presentRuns(all.subarray(from, from + Number((vma.end - vma.start) / PAGE)), vma.start, pages === 'private'));
       }
     }
   } finally {
@@ -223,9 +214,9 @@ export function startFindingPages(pid: number): Promise<ScannedRun[]> | undefine
 
 /**
  * mm entry, pagemap entries and pages of one task; pages go straight to pages-N.img. `scanning`
- * from startFindingPages(); without it the pages are found here.
+ * from startFindingPages(): undefined without PAGEMAP_SCAN, and the pagemap is read here.
  */
-export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: bigint; dumpable: number; thpDisabled: boolean }, scanning?: Promise<ScannedRun[]>): Promise<void> {
+export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: bigint; dumpable: number; thpDisabled: boolean }, scanning: Promise<ScannedRun[]> | undefined): Promise<void> {
   const { pid, stat } = proc;
   const vmas = readSmaps(pid);
   const planned = vmas.map((v) => planVma(ctx, pid, v));
@@ -255,7 +246,7 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
   const t0 = performance.now();
   const paged = planned.filter((p) => p.pages !== 'none');
   for (const p of paged) ctx.stats.pages_scanned += Number((p.vma.end - p.vma.start) / PAGE);
-  const found = scanning ? pagesFromScan(pid, paged, await scanning) : findPages(ctx, pid, paged);
+  const found = scanning ? await pagesFromScan(pid, paged, await scanning) : pagesFromPagemap(ctx, pid, paged);
   const runs: PageRunPlan[] = [];
   for (const [i, p] of paged.entries()) {
     const flags = p.entry.status & VMA.ANON_PRIVATE ? PE.LAZY | PE.PRESENT : PE.PRESENT;

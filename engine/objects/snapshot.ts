@@ -10,14 +10,14 @@
 // (no second copy); C is killed — its memory lives on in G — and the task, still frozen, reaps it.
 // G is an orphan outside the task's session: cryo reads its memory, then kills it; whoever
 // reaps orphans (init, or a subreaper above the tree) reaps it.
-import { NR, PR, PTRACE_EVENT, PTRACE_O, SIG, sendSignal, setOptions, waitTask, type WaitStatus } from '../../native/index.ts';
+import { NR, PR, PTRACE_O, SIG, setOptions, waitTask } from '../../native/index.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext } from '../context.ts';
 import type { FrozenProcess, FrozenTree } from '../tree.ts';
 import type { PageRun } from './task-pages.ts';
 import { memoryHeadroom, readMeminfo, readStatus } from '../proc/index.ts';
-import { findVdsoSyscall, RemoteProcess } from '../remote.ts';
-import { DUMP_PTRACE_OPTIONS } from '../tree.ts';
+import { checkBirthStop, findVdsoSyscall, RemoteProcess } from '../remote.ts';
+import { DUMP_PTRACE_OPTIONS, killTraced } from '../tree.ts';
 
 const CLONE_VM = 0x100;
 /** `syscall; mov eax, 231; xor edi, edi; syscall`: a clone here leaves its child at exit_group(0). */
@@ -116,18 +116,6 @@ export function isSubreaper(pid: number): boolean {
   }
 }
 
-/** Waits for a traced process cryo killed to be gone (as its tracer). */
-function waitGone(pid: number): void {
-  for (;;) {
-    const st = waitTask(pid);
-    if (st.kind === 'exited' || st.kind === 'signaled') return;
-  }
-}
-
-function checkBirthStop(st: WaitStatus, pid: number, what: string): void {
-  if (st.kind !== 'stopped' || st.event !== PTRACE_EVENT.STOP) throw new RuntimeError(`${what} ${pid} did not stop at its start: ${JSON.stringify(st)}`);
-}
-
 /**
  * Forks frozen task `pid` into a snapshot of its memory (see the top of this file); returns the
  * snapshot's pid, a traced and stopped process. On failure the task is as it was (no child left,
@@ -171,8 +159,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     const gBorn = waitTask(gPid);
     g = gPid;
     checkBirthStop(gBorn, g, 'snapshot');
-    sendSignal(c, SIG.SIGKILL);
-    waitGone(c);
+    killTraced([c]);
     const got = rp.leader.call('wait4', NR.wait4, c, 0, WALL, 0);
     if (Number(got) !== c) throw new RuntimeError(`task ${pid} reaped ${got}, not its forked copy ${c}`);
     reaped = true;
@@ -181,12 +168,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
   } catch (e) {
     if (g) dropSnapshot(g);
     if (cTraced && !reaped) {
-      sendSignal(c, SIG.SIGKILL);
-      try {
-        waitGone(c);
-      } catch {
-        /* not ours to wait for any more */
-      }
+      killTraced([c]);
       rp.leader.raw(NR.wait4, c, 0, WALL, 0);
     }
     throw e;
@@ -201,12 +183,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
 
 /** Kills a snapshot and waits until it is gone (its memory freed). */
 export function dropSnapshot(pid: number): void {
-  sendSignal(pid, SIG.SIGKILL);
-  try {
-    waitGone(pid);
-  } catch {
-    /* already gone */
-  }
+  killTraced([pid]);
 }
 
 /** Drops the snapshots whose pages were not written (a failed dump). */

@@ -85,9 +85,8 @@ export interface ScannedRun {
   readonly file: boolean;
 }
 
-const SCAN_REGIONS = 4096;
-/** Regions a whole-address-space scan takes per call (384 KiB). */
-const WIDE_SCAN_REGIONS = 16384;
+/** Regions a scan takes per call (384 KiB). */
+const SCAN_REGIONS = 16384;
 /** Where a scan of a task's whole user address space ends (47 bits; a VMA above, with 5-level paging, is scanned on its own). */
 export const SCAN_END = 0x7ffffffff000n;
 const EXISTING: Omit<PagemapQuery, 'start' | 'end'> = { anyOf: PAGE_IS.PRESENT | PAGE_IS.SWAPPED, returned: PAGE_IS.FILE };
@@ -127,27 +126,11 @@ function noProgress(at: bigint): RuntimeError {
 }
 
 /**
- * The existing pages of [start, end) through PAGEMAP_SCAN on `fd` (an open /proc/PID/pagemap):
- * runs split where pages stop existing or their PM_FILE changes, found by the kernel instead of
- * read as one u64 per page. Undefined on a kernel without PAGEMAP_SCAN (read the pagemap then).
- */
-export function scanPagemap(fd: number, start: bigint, end: bigint): ScannedRun[] | undefined {
-  if (!scanAvailable(fd)) return undefined;
-  const vec = new BigUint64Array(SCAN_REGIONS * REGION_WORDS);
-  const out: ScannedRun[] = [];
-  for (let at = start; at < end; ) {
-    const r = pagemapScan(fd, { start: at, end, ...EXISTING }, vec);
-    appendRegions(out, vec, r.count);
-    if (r.walkEnd <= at) throw noProgress(at);
-    at = r.walkEnd;
-  }
-  return out;
-}
-
-/**
- * scanPagemap of task `pid`'s [start, end) on libuv's pool, while cryo's thread goes on (the
- * kernel walks only the VMAs: the whole user address space may be asked for). Undefined, at
- * once, on a kernel without PAGEMAP_SCAN.
+ * The existing pages of task `pid`'s [start, end), found by PAGEMAP_SCAN on libuv's pool while
+ * cryo's thread goes on: runs split where pages stop existing or their PM_FILE changes, where
+ * reading /proc/PID/pagemap gives one u64 per page to look at. The kernel walks only the VMAs:
+ * the whole user address space may be asked for. Undefined, at once, on a kernel without
+ * PAGEMAP_SCAN (read the pagemap then).
  */
 export function scanPagemapInBackground(pid: number, start: bigint, end: bigint): Promise<ScannedRun[]> | undefined {
   const path = `/proc/${pid}/pagemap`;
@@ -166,7 +149,7 @@ export function scanPagemapInBackground(pid: number, start: bigint, end: bigint)
   if (!ok) return undefined;
   return (async () => {
     try {
-      const vec = new BigUint64Array(WIDE_SCAN_REGIONS * REGION_WORDS);
+      const vec = new BigUint64Array(SCAN_REGIONS * REGION_WORDS);
       const out: ScannedRun[] = [];
       for (let at = start; at < end; ) {
         const r = await pagemapScanInBackground(fd, { start: at, end, ...EXISTING }, vec);
@@ -182,7 +165,7 @@ export function scanPagemapInBackground(pid: number, start: bigint, end: bigint)
 }
 
 /**
- * The pages of the VMA [start, end) in `scanned` (sorted, from scanPagemap over a range holding
+ * The pages of the VMA [start, end) in `scanned` (sorted, from scanPagemapInBackground over a range holding
  * the VMA), from index `from` on, as PageRuns; with `privateOnly`, only runs with PM_FILE clear.
  * Returns them and the index of the first run that may reach past the VMA (the next VMA's `from`).
  */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openSync, closeSync } from 'node:fs';
-import { PM_FILE, PM_PRESENT, PM_SWAP, SCAN_END, presentRuns, readMaps, readPagemap, runsInVma, scanPagemap, scanPagemapInBackground, type ScannedRun } from '../../../engine/proc/index.ts';
+import { PM_FILE, PM_PRESENT, PM_SWAP, SCAN_END, presentRuns, readMaps, readPagemap, runsInVma, scanPagemapInBackground, type ScannedRun } from '../../../engine/proc/index.ts';
 import { buildTarget, startTarget } from '../../helpers/targets.ts';
 import { tmpDir } from '../../helpers/tmp.ts';
 
@@ -89,8 +89,8 @@ test('runsInVma cuts scanned runs to a VMA, from a moving index; privateOnly dro
 });
 
 /**
- * Runs of each VMA of `pid` by PAGEMAP_SCAN (a VMA at a time, and the whole address space at once
- * on the pool) and by reading the pagemap, for both policies.
+ * Runs of each VMA of `pid` by PAGEMAP_SCAN (a VMA at a time, and the whole address space at once)
+ * and by reading the pagemap, for both policies.
  */
 async function threeWays(pid: number): Promise<{ scanned: unknown[]; wide: unknown[]; read: unknown[] }> {
   const vmas = readMaps(pid).filter((v) => v.path !== '[vsyscall]');
@@ -103,7 +103,7 @@ async function threeWays(pid: number): Promise<{ scanned: unknown[]; wide: unkno
     const read: unknown[] = [];
     const next = [0, 0];
     for (const v of vmas) {
-      const runs = scanPagemap(fd, v.start, v.end);
+      const runs = await scanPagemapInBackground(pid, v.start, v.end);
       assert.ok(runs);
       const entries = readPagemap(pid, v.start, v.end, fd);
       for (const [k, privateOnly] of [false, true].entries()) {
