@@ -41,7 +41,7 @@ interface Injected {
 
 function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   const proc = tree.processes.find((p) => p.pid === pid)!;
-  const remote = new RemoteProcess(pid, findVdsoSyscall(pid));
+  const remote = new RemoteProcess(pid, findVdsoSyscall(pid), { guarded: true });
   const task: DumpTask = { proc, remote };
   try {
     remote.mapScratch();

@@ -63,14 +63,9 @@ export function findSyscallInsn(pid: number, start: bigint, end: bigint): bigint
   return undefined;
 }
 
-export interface InjectedCall {
-  /** Raw rax after the syscall: the result, or -errno. */
-  readonly rax: bigint;
-}
-
 /**
- * A stopped thread that cryo runs syscalls in. `begin` saves its registers and signal mask,
- * `end` puts them back (with the restart fix-up, see finish()).
+ * A stopped thread that cryo runs syscalls in. The constructor saves its registers and signal
+ * mask, finish() puts them back (with the restart fix-up).
  */
 export class RemoteThread {
   readonly tid: number;
@@ -80,27 +75,51 @@ export class RemoteThread {
   #regs: Regs;
   /**
    * Address of TRAP_CODE in the task, when it has one: each syscall then costs one stop (the
-   * SIGTRAP of the int3, suppressed when the thread is resumed) instead of two. Only for tasks
-   * cryo is building (restore): the int3's forced SIGTRAP would reset a SIG_IGN disposition.
+   * SIGTRAP of the int3, suppressed when the thread is resumed) instead of two. For tasks cryo
+   * builds (restore), and dumped ones whose SIGTRAP the int3 can't change (see dump.ts): the
+   * kernel resets an ignored SIGTRAP to its default when it forces one.
    */
   trapIp: bigint | undefined;
+  /**
+   * Put back after every call (dump): between injected syscalls the thread waits at its stop —
+   * a syscall exit, or the SIGTRAP of trap mode, whose signal the tracer's waitpid already took —
+   * with its own registers (restart fix-up applied) and signal mask, so that if cryo dies there
+   * (SIGKILL, the OOM killer) the kernel lets it run on exactly where it was. Only while a call
+   * runs is it in cryo's hands (tens of µs). Tasks cryo builds (restore) and helper threads,
+   * which exit by themselves, keep cryo's registers between calls.
+   */
+  readonly guarded: boolean;
   /** Number of syscalls injected: for stats and benchmarks. */
   count = 0;
 
-  constructor(tid: number, syscallIp: bigint, trapIp?: bigint) {
+  constructor(tid: number, syscallIp: bigint, trapIp?: bigint, guarded = false) {
     this.tid = tid;
     this.syscallIp = syscallIp;
     this.trapIp = trapIp;
+    this.guarded = guarded;
     this.saved = getRegs(tid);
     this.#regs = this.saved.slice();
     this.savedMask = getSigmask(tid);
-    setSigmask(tid, trapIp === undefined ? ALL_SIGNALS : ALL_BUT_SIGTRAP);
+    if (!guarded) setSigmask(tid, this.#injectingMask(trapIp !== undefined));
+  }
+
+  /** Signals blocked while cryo's code runs in the thread: all, but SIGTRAP for trap mode (the kernel resets the handler of a blocked forced signal). */
+  #injectingMask(trapping: boolean): bigint {
+    return trapping ? ALL_BUT_SIGTRAP : ALL_SIGNALS;
   }
 
   /** Switches between trap mode (an address of TRAP_CODE) and stepping the vDSO syscall. */
   useTrap(trapIp: bigint | undefined): void {
     this.trapIp = trapIp;
-    setSigmask(this.tid, trapIp === undefined ? ALL_SIGNALS : ALL_BUT_SIGTRAP);
+    if (!this.guarded) setSigmask(this.tid, this.#injectingMask(trapIp !== undefined));
+  }
+
+  /** Regs for running cryo's code: the saved ones with `ip`, and the thread's mask for it (guarded threads). */
+  #enter(regs: Regs, ip: bigint, trapping: boolean): void {
+    setReg(regs, 'orig_ax', -1);
+    setReg(regs, 'ip', ip);
+    if (this.guarded) setSigmask(this.tid, this.#injectingMask(trapping));
+    setRegs(this.tid, regs);
   }
 
   /** Runs one syscall; returns rax as a signed value (negative = -errno). */
@@ -108,12 +127,11 @@ export class RemoteThread {
     const regs = this.#regs;
     regs.set(this.saved);
     setReg(regs, 'ax', nr);
-    setReg(regs, 'orig_ax', -1);
     const argRegs = ['di', 'si', 'dx', 'r10', 'r8', 'r9'] as const;
     argRegs.forEach((r, i) => setReg(regs, r, BigInt(args[i] ?? 0)));
-    setReg(regs, 'ip', this.trapIp ?? this.syscallIp);
-    setRegs(this.tid, regs);
-    if (this.trapIp !== undefined) {
+    const trapping = this.trapIp !== undefined;
+    this.#enter(regs, trapping ? this.trapIp! : this.syscallIp, trapping);
+    if (trapping) {
       this.#continueToTrap(nr);
     } else {
       this.#stepToSyscallStop('entry', nr);
@@ -121,7 +139,8 @@ export class RemoteThread {
     }
     this.count++;
     const after = getRegs(this.tid);
-    if (this.trapIp !== undefined) this.#checkTrapAt(after, this.trapIp + BigInt(TRAP_CODE.length), nr);
+    if (trapping) this.#checkTrapAt(after, this.trapIp! + BigInt(TRAP_CODE.length), nr);
+    this.#park();
     return sreg(after, 'ax');
   }
 
@@ -138,16 +157,20 @@ export class RemoteThread {
     if (this.trapIp === undefined) throw new RuntimeError(`task ${this.tid}: batched syscalls need trap mode`);
     const regs = this.#regs;
     regs.set(this.saved);
-    setReg(regs, 'orig_ax', -1);
     setReg(regs, 'bx', table);
-    setReg(regs, 'ip', codeIp);
-    setRegs(this.tid, regs);
+    this.#enter(regs, codeIp, true);
     this.#continueToTrap(-1);
     const after = getRegs(this.tid);
     this.#checkTrapAt(after, codeIp + BigInt(BATCH_CODE.length), -1);
     const end = after[R.bx]!;
     this.count += Math.min(calls, Number((end - table) / BigInt(BATCH_ENTRY)));
+    this.#park();
     return end;
+  }
+
+  /** A guarded thread back to its own registers and mask, at the stop it is in. */
+  #park(): void {
+    if (this.guarded) this.finish({ ownRestartBlock: true });
   }
 
   #continueToTrap(nr: number): void {

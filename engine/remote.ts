@@ -100,9 +100,10 @@ export class RemoteProcess {
   scratch = 0n;
   #batchIp: bigint | undefined;
 
-  constructor(pid: number, syscallIp: bigint) {
+  /** `guarded`: a dumped process, whose threads are put back after every call (see RemoteThread.guarded). */
+  constructor(pid: number, syscallIp: bigint, opts: { guarded?: boolean } = {}) {
     this.pid = pid;
-    this.leader = new RemoteThread(pid, syscallIp);
+    this.leader = new RemoteThread(pid, syscallIp, undefined, opts.guarded ?? false);
     this.#threads.set(pid, this.leader);
   }
 
@@ -218,11 +219,16 @@ export class RemoteProcess {
     args.writeBigUInt64LE(this.scratch + BigInt(HELPER_STACK_OFF), 40);
     args.writeBigUInt64LE(BigInt(HELPER_STACK_BYTES), 48);
     const at = this.put(HELPER_ARGS_OFF, args);
+    // clone3 at HELPER_CODE's own syscall: the thread is born at its exit(0), where it goes by
+    // itself if cryo dies before it is pointed at a call.
     setOptions(this.pid, options | PTRACE_O.TRACECLONE);
+    const syscallIp = this.leader.syscallIp;
     let tid: number;
     try {
+      this.leader.syscallIp = code;
       tid = Number(this.leader.call('clone3', NR.clone3, at, args.length));
     } finally {
+      this.leader.syscallIp = syscallIp;
       setOptions(this.pid, options);
     }
     checkBirthStop(waitTask(tid), tid, `helper thread of ${this.pid}`);
@@ -243,7 +249,7 @@ export class RemoteProcess {
   thread(tid: number): RemoteThread {
     let t = this.#threads.get(tid);
     if (!t) {
-      t = new RemoteThread(tid, this.leader.syscallIp, this.leader.trapIp);
+      t = new RemoteThread(tid, this.leader.syscallIp, this.leader.trapIp, this.leader.guarded);
       this.#threads.set(tid, t);
     }
     return t;

@@ -13,6 +13,7 @@
 import { NR, PR, PTRACE_O, SIG, setOptions, waitTask } from '../../native/index.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext } from '../context.ts';
+import { killPoint } from '../faults.ts';
 import type { FrozenProcess, FrozenTree } from '../tree.ts';
 import type { PageRun } from './task-pages.ts';
 import { memoryHeadroom, readMeminfo, readStatus } from '../proc/index.ts';
@@ -102,7 +103,7 @@ export function snapshotRefusal(pid: number, vmas: readonly SnapshotVma[], bytes
 
 /** Whether frozen task `pid` is a child subreaper (PR_GET_CHILD_SUBREAPER, injected). */
 export function isSubreaper(pid: number): boolean {
-  const rp = new RemoteProcess(pid, findVdsoSyscall(pid));
+  const rp = new RemoteProcess(pid, findVdsoSyscall(pid), { guarded: true });
   try {
     rp.mapScratch();
     try {
@@ -124,7 +125,7 @@ export function isSubreaper(pid: number): boolean {
 export function takeSnapshot(ctx: DumpContext, pid: number): number {
   const t0 = performance.now();
   const syscallIp = findVdsoSyscall(pid);
-  const rp = new RemoteProcess(pid, syscallIp);
+  const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
   let c = 0;
   let cTraced = false;
   let g = 0;
@@ -154,6 +155,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     cp.leader.call('rt_sigprocmask', NR.rt_sigprocmask, 2 /* SIG_SETMASK */, cp.scratch, 0, 8);
     cp.leader.call('close_range', NR.close_range, 0, 0xffffffff, 0);
     cp.leader.call('setsid', NR.setsid);
+    killPoint('snapshot-copy');
     cp.setSyscallIp(born);
     const gPid = Number(cp.leader.call('clone', NR.clone, CLONE_VM | SIG.SIGCHLD, 0, 0, 0, 0));
     const gBorn = waitTask(gPid);

@@ -22,6 +22,7 @@ import {
 } from '../../native/index.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext } from '../context.ts';
+import { killPoint } from '../faults.ts';
 import type { RemoteThread } from '../inject.ts';
 import { PIECE_BYTES, poolHashing, RAW_BUFFER_BYTES, type SharedRawImage } from '../images/index.ts';
 import { memoryHeadroom, readLimits } from '../proc/index.ts';
@@ -152,11 +153,13 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
   let helper: RemoteThread | undefined;
   let ok = false;
   try {
-    const rp = new RemoteProcess(pid, syscallIp);
+    const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
     try {
       scratch = rp.mapScratch();
       taskFd = passFdToTask(rp, image.fd);
+      killPoint('task-pages-setup');
       helper = rp.spawnHelper(DUMP_PTRACE_OPTIONS);
+      killPoint('task-pages-helper');
     } catch (e) {
       ctx.log.debug(`${pid}: cryo copies the pages: the task could not be set up to write them (${(e as Error).message})`);
       return false;
@@ -190,10 +193,11 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
       if (helper) RemoteProcess.endHelper(helper);
     } finally {
       if (scratch) {
-        const rp = new RemoteProcess(pid, syscallIp);
+        const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
         rp.scratch = scratch;
         try {
           if (taskFd >= 0) rp.leader.raw(NR.close, taskFd);
+          killPoint('task-pages-teardown');
           rp.unmapScratch();
         } finally {
           rp.restoreAll();

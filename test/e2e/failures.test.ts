@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
 import { startTarget, waitForFileLine } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { PYTHON, assertUntouched, dumpOk, sleep, spawnCryo, startCounter, unusedPid } from './e2e.ts';
+import { PYTHON, assertUntouched, dumpOk, sleep, spawnCryo, startCounter, taskTids, unusedPid } from './e2e.ts';
 
 const STAGES = ['seized', 'injecting', 'collected', 'fds', 'memory', 'images'] as const;
 
@@ -92,6 +92,44 @@ test('cryo killed with SIGKILL in the middle of a dump: the task runs on unharme
   assert.equal(after['mem'], 'ok');
   assertUntouched(c.target.pid, 'the counter after cryo was killed');
 });
+
+/** A task's blocked-signal mask, from its status. */
+function sigBlk(pid: number): string {
+  return /^SigBlk:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+}
+
+// Points where the task is in the middle of cryo's injected syscalls (CRYO_KILL_AT, engine/faults.ts):
+// between calls each thread waits with its own registers and signal mask, so a cryo that dies there
+// leaves it running on. (Without that, each of these killed the task with a SIGSEGV.)
+const KILL_POINTS = [
+  { at: 'injecting', args: [] },
+  { at: 'task-pages-setup', args: [] },
+  { at: 'task-pages-helper', args: [] },
+  { at: 'task-pages-teardown', args: [] },
+  { at: 'snapshot-copy', args: ['--leave-running'] },
+] as const;
+
+for (const { at, args } of KILL_POINTS) {
+  test(`cryo killed in the middle of its injected syscalls (CRYO_KILL_AT=${at}): the task runs on with its registers and signal mask`, async (t) => {
+    const dir = tmpDir(`cryo-e2e-kill-${at}`, t);
+    const c = await startCounter(dir, t, 8);
+    const pid = c.target.pid;
+    const before = await c.report();
+    const mask = sigBlk(pid);
+    // CRYO_TASK_WRITE_BYTES: the 8 MiB counter writes its own pages (a helper thread in it).
+    const r = await runCryo(['dump', '-t', String(pid), '-D', join(dir, 'img'), ...args, '-v4', '-o', 'dump.log'], {
+      env: { CRYO_KILL_AT: at, CRYO_TASK_WRITE_BYTES: '4096' },
+    });
+    assert.equal(r.signal, 'SIGKILL', `cryo was not killed at ${at}: exit ${r.code}\n${r.stderr}`);
+    for (let i = 0; i < 200 && taskTids(pid).length > 1; i++) await sleep(10);
+    assert.deepEqual(taskTids(pid), [pid], 'no helper thread left');
+    assertUntouched(pid, `the counter after cryo was killed at ${at}`);
+    assert.equal(sigBlk(pid), mask, 'the signal mask is the task\'s own again');
+    const after = await c.assertAdvancing(Number(before['count']), before['token']!);
+    assert.equal(after['mem'], 'ok');
+    assertUntouched(pid, `the counter after cryo was killed at ${at}`);
+  });
+}
 
 test('restore while the pid is in use: exit 5 naming the pid and its holder', async (t) => {
   const dir = tmpDir('cryo-e2e-pidtaken', t);
