@@ -37,6 +37,8 @@ interface Injected {
   readonly brk: bigint;
   readonly dumpable: number;
   readonly thpDisabled: boolean;
+  /** PR_GET_CHILD_SUBREAPER: a --leave-running snapshot would be orphaned to it (objects/snapshot.ts). */
+  readonly subreaper: boolean;
 }
 
 function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
@@ -56,8 +58,10 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
       { name: 'brk', nr: NR.brk, args: [0] },
       { name: 'prctl', nr: NR.prctl, args: [PR.GET_DUMPABLE, 0, 0, 0, 0] },
       { name: 'prctl', nr: NR.prctl, args: [PR.GET_THP_DISABLE, 0, 0, 0, 0] },
+      { name: 'prctl', nr: NR.prctl, args: [PR.GET_CHILD_SUBREAPER, remote.scratch, 0, 0, 0] },
     ]);
-    return { cores, brk: brk!, dumpable: Number(dumpable), thpDisabled: thp !== 0n };
+    const subreaper = remote.get(0, 4).readInt32LE(0) !== 0;
+    return { cores, brk: brk!, dumpable: Number(dumpable), thpDisabled: thp !== 0n, subreaper };
   } finally {
     // Put every thread back before the long part (memory): a cryo killed from now on leaves
     // tasks that resume exactly where they were. (The scratch area goes through the vDSO's
@@ -212,6 +216,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       }
       const taskIds = kobj.task(proc.pid);
       const injected = inject(ctx, tree, proc.pid);
+      snapshotPlan?.noteSubreaper(proc.pid, injected.subreaper);
       // Its mappings are final now (inject's scratch area is gone): its pages are found meanwhile.
       const scanning = startFindingPages(proc.pid);
       log.debug(`${proc.pid}: task state collected`);

@@ -10,7 +10,7 @@
 // (no second copy); C is killed — its memory lives on in G — and the task, still frozen, reaps it.
 // G is an orphan outside the task's session: cryo reads its memory, then kills it; whoever
 // reaps orphans (init, or a subreaper above the tree) reaps it.
-import { NR, PR, PTRACE_O, SIG, setOptions, waitTask } from '../../native/index.ts';
+import { NR, PTRACE_O, SIG, setOptions, waitTask } from '../../native/index.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext } from '../context.ts';
 import { killPoint } from '../faults.ts';
@@ -39,23 +39,25 @@ export interface DeferredPages {
   readonly planMs: number;
 }
 
-/** The snapshots of a --leave-running dump, and what is known of the tree's subreapers. */
+/** The snapshots of a --leave-running dump, and which of the tree's processes are subreapers. */
 export class SnapshotPlan {
   readonly deferred: DeferredPages[] = [];
-  readonly #tree: FrozenTree;
+  readonly #byPid: ReadonlyMap<number, FrozenProcess>;
   readonly #subreapers = new Map<number, boolean>();
 
   constructor(tree: FrozenTree) {
-    this.#tree = tree;
+    this.#byPid = new Map(tree.processes.map((p) => [p.pid, p]));
   }
 
-  /** Whether `proc` or one of its dumped ancestors is a child subreaper (asked once each). */
+  /** What the dump's injection found (PR_GET_CHILD_SUBREAPER): a process is injected before its children. */
+  noteSubreaper(pid: number, subreaper: boolean): void {
+    this.#subreapers.set(pid, subreaper);
+  }
+
+  /** Whether `proc` or one of its dumped ancestors is a child subreaper. */
   subreaper(proc: FrozenProcess): boolean {
-    const byPid = new Map(this.#tree.processes.map((p) => [p.pid, p]));
-    for (let p: FrozenProcess | undefined = proc; p && !p.zombie; p = byPid.get(p.stat.ppid)) {
-      let is = this.#subreapers.get(p.pid);
-      if (is === undefined) this.#subreapers.set(p.pid, (is = isSubreaper(p.pid)));
-      if (is) return true;
+    for (let p: FrozenProcess | undefined = proc; p && !p.zombie; p = this.#byPid.get(p.stat.ppid)) {
+      if (this.#subreapers.get(p.pid)) return true;
     }
     return false;
   }
@@ -99,22 +101,6 @@ export function snapshotRefusal(pid: number, vmas: readonly SnapshotVma[], bytes
   const available = readMeminfo()['MemAvailable'] ?? 0;
   if (available < bytes + CGROUP_MARGIN) return `the machine has ${mib(available)} MiB available, copies of its ${Math.ceil(bytes / 2 ** 20)} MiB may be needed`;
   return undefined;
-}
-
-/** Whether frozen task `pid` is a child subreaper (PR_GET_CHILD_SUBREAPER, injected). */
-export function isSubreaper(pid: number): boolean {
-  const rp = new RemoteProcess(pid, findVdsoSyscall(pid), { guarded: true });
-  try {
-    rp.mapScratch();
-    try {
-      rp.leader.call('prctl', NR.prctl, PR.GET_CHILD_SUBREAPER, rp.scratch, 0, 0, 0);
-      return rp.get(0, 4).readInt32LE(0) !== 0;
-    } finally {
-      rp.unmapScratch();
-    }
-  } finally {
-    rp.restoreAll();
-  }
 }
 
 /**
