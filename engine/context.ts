@@ -55,6 +55,8 @@ export interface DumpContext {
   readonly stage?: PreparedRawImage | undefined;
   /** --leave-running: processes' pages written after the release, from snapshots (objects/snapshot.ts). */
   readonly snapshots?: SnapshotPlan | undefined;
+  /** Each dumped process's guard stop signal (inject(), guardStopSignal()): later injections use it too. */
+  readonly guardSignals: Map<number, number>;
   /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
   readonly shellJob?: boolean | undefined;
   /** Terminals seen so far (tty-info.img), created on first use. */

@@ -20,8 +20,9 @@ import { dumpMemory, hasSharedAnonymous, stageBytes, startFindingPages, treeAnon
 import { SnapshotPlan, dropSnapshots } from './objects/snapshot.ts';
 import { taskWritesPages } from './objects/task-pages.ts';
 import { writeSysvShm } from './objects/sysv-shm.ts';
+import { guardStopSignal } from './inject.ts';
 import { findVdsoSyscall, RemoteProcess } from './remote.ts';
-import { readStatus, type ProcStatus } from './proc/index.ts';
+import { readStatus } from './proc/index.ts';
 import { releaseThreads, seizeTree, type FrozenProcess, type FrozenTree } from './tree.ts';
 import { xsaveLayout } from './x86.ts';
 import { faultPoint } from './faults.ts';
@@ -48,10 +49,13 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   try {
     remote.mapScratch();
     const statuses = new Map(proc.tids.map((tid) => [tid, readStatus(pid, tid)] as const));
-    // Trap mode: one stop per syscall, and a thread's queries (or a process's 64 sigactions) in
-    // one stop, instead of two stops per syscall — when the int3's SIGTRAP can't change the task.
-    if (sigtrapFree(statuses.values())) remote.useTrapCode();
-    else ctx.log.debug(`${pid}: SIGTRAP ignored or pending: syscalls injected without int3 traps`);
+    // Every call through the guard code: a thread's queries (or a process's 64 sigactions) in one
+    // stop, ended by a signal the task ignores; without one, two stops per syscall.
+    const stopSignal = guardStopSignal(statuses.values());
+    ctx.guardSignals.set(pid, stopSignal);
+    remote.useGuardCode(stopSignal);
+    if (stopSignal) ctx.log.debug(`${pid}: injected calls stop at signal ${stopSignal}, which it ignores`);
+    else ctx.log.debug(`${pid}: no ignored signal to stop injected calls with: each syscall is stepped`);
     const cores = collectCores(ctx, task, statuses);
     faultPoint('injecting');
     const [brk, dumpable, thp] = remote.run([
@@ -65,26 +69,14 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   } finally {
     // Put every thread back before the long part (memory): a cryo killed from now on leaves
     // tasks that resume exactly where they were. (The scratch area goes through the vDSO's
-    // syscall: its own int3 would be unmapped under the thread.)
+    // syscall: its own code would be unmapped under the thread.)
     try {
-      remote.stopTrapCode();
+      remote.stopScratchCode();
       remote.unmapScratch();
     } finally {
       remote.restoreAll();
     }
   }
-}
-
-/**
- * Whether a process's threads may trap into cryo with an int3 (RemoteProcess.useTrapCode): the
- * kernel resets an ignored SIGTRAP to its default when it forces one, and a SIGTRAP pending for
- * the process or a thread (blocked by the task) would be taken by the injection, which unblocks
- * SIGTRAP for its traps.
- */
-function sigtrapFree(statuses: Iterable<ProcStatus>): boolean {
-  const bit = 1n << BigInt(SIG.SIGTRAP - 1);
-  for (const st of statuses) if ((st.sigIgn | st.shdPnd | st.sigPnd) & bit) return false;
-  return true;
 }
 
 /** A zombie keeps only what its parent can still wait() for: the raw wait status, as CRIU. */
@@ -202,6 +194,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       inet,
       stage,
       snapshots: snapshotPlan,
+      guardSignals: new Map(),
     };
     const rootIds = kobj.root();
     const pstree: Entry[] = [];

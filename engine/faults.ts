@@ -21,3 +21,14 @@ export function faultPoint(stage: DumpFaultPoint): void {
 export function killPoint(point: DumpKillPoint): void {
   if (process.env.CRYO_KILL_AT === point) process.kill(process.pid, 'SIGKILL');
 }
+
+let callsEntered = 0;
+
+/**
+ * CRYO_KILL_AT=in-call:N: cryo dies as the N-th call through a dump's guard code (a batch or a
+ * clone) is about to run — the thread set up at cryo's code, not yet let go.
+ */
+export function killInCall(): void {
+  const at = /^in-call:(\d+)$/.exec(process.env.CRYO_KILL_AT ?? '');
+  if (at && ++callsEntered === Number(at[1])) process.kill(process.pid, 'SIGKILL');
+}

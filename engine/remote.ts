@@ -2,7 +2,7 @@
 // vDSO, and a scratch area mapped for pointer arguments. One per process per dump or restore.
 import { IOV_MAX, MAP, NR, PROT, PTRACE_EVENT, PTRACE_O, SyscallError, cont, readMemory, setOptions, waitTask, type Regs, type WaitStatus } from '../native/index.ts';
 import { RuntimeError } from '../errors.ts';
-import { BATCH_CODE, BATCH_ENTRY, findSyscallInsn, fmtArg, RemoteThread, TRAP_CODE } from './inject.ts';
+import { BATCH_CODE, BATCH_ENTRY, encodeBatch, findSyscallInsn, fmtArg, GUARD_BLOCK_BYTES, GUARD_BLOCK_OFF, GUARD_CODE, RemoteThread, TRAP_CODE, type GuardArea } from './inject.ts';
 import { readAuxv, readMaps, type Vma } from './proc/index.ts';
 
 export const SCRATCH_SIZE = 64 * 1024;
@@ -10,9 +10,12 @@ export const SCRATCH_SIZE = 64 * 1024;
 const TRAP_OFF = SCRATCH_SIZE - 16;
 /** BATCH_CODE, just before it. */
 const BATCH_CODE_OFF = SCRATCH_SIZE - 128;
+/** GUARD_CODE and its block (guarded injection, dumps), below BATCH_CODE. */
+const GUARD_OFF = SCRATCH_SIZE - 1024;
 /** Batch tables: the upper half of scratch (pointer arguments and iovecs use the lower half). */
 const BATCH_TABLE_OFF = SCRATCH_SIZE / 2;
-const BATCH_MAX = Math.floor((BATCH_CODE_OFF - BATCH_TABLE_OFF) / BATCH_ENTRY) - 1;
+const BATCH_MAX = Math.floor((GUARD_OFF - BATCH_TABLE_OFF) / BATCH_ENTRY) - 1;
+if (GUARD_OFF + GUARD_BLOCK_OFF + GUARD_BLOCK_BYTES > BATCH_CODE_OFF) throw new Error('scratch layout: GUARD_CODE overlaps BATCH_CODE');
 /** iovecs of injected preadv/pwritev: from 16 KiB on, IOVS_PER_CALL of them (below the batch tables). */
 export const IOV_OFF = 16 * 1024;
 export const IOVS_PER_CALL = Math.min(IOV_MAX, (BATCH_TABLE_OFF - IOV_OFF) / 16);
@@ -99,6 +102,7 @@ export class RemoteProcess {
   readonly #threads = new Map<number, RemoteThread>();
   scratch = 0n;
   #batchIp: bigint | undefined;
+  #guard: GuardArea | undefined;
 
   /** `guarded`: a dumped process, whose threads are put back after every call (see RemoteThread.guarded). */
   constructor(pid: number, syscallIp: bigint, opts: { guarded?: boolean } = {}) {
@@ -122,9 +126,8 @@ export class RemoteProcess {
 
   /**
    * Writes `syscall; int3` into the scratch area (mapped executable) and injects through it from
-   * now on: one stop per syscall instead of two, and batch(). For tasks cryo builds (restore), and
-   * for a dumped task whose SIGTRAP the int3 can't change (see dump.ts): the kernel resets an
-   * ignored SIGTRAP to its default when it forces one.
+   * now on: one stop per syscall instead of two, and batch(). For tasks cryo builds (restore): a
+   * cryo killed with a thread at the int3 leaves it a SIGTRAP (dumps use useGuardCode()).
    */
   useTrapCode(): void {
     const ip = this.put(TRAP_OFF, TRAP_CODE);
@@ -139,7 +142,8 @@ export class RemoteProcess {
    * SyscallError for the first checked call that fails; the calls after it are not run.
    */
   batch(calls: readonly BatchedCall[], t: RemoteThread = this.leader): bigint[] {
-    if (this.#batchIp === undefined || t.trapIp === undefined) throw new RuntimeError(`task ${t.tid}: batched syscalls need trap mode`);
+    const codeIp = t.guard ? t.guard.code : this.#batchIp;
+    if (codeIp === undefined || (!t.guard && t.trapIp === undefined)) throw new RuntimeError(`task ${t.tid}: batched syscalls need trap mode or a guard`);
     const table = this.scratch + BigInt(BATCH_TABLE_OFF);
     const results: bigint[] = [];
     const collect = (n: number): void => {
@@ -148,15 +152,8 @@ export class RemoteProcess {
     };
     for (let i = 0; i < calls.length; ) {
       const n = Math.min(BATCH_MAX, calls.length - i);
-      const buf = Buffer.alloc((n + 1) * BATCH_ENTRY);
-      for (let j = 0; j < n; j++) {
-        const c = calls[i + j]!;
-        buf.writeBigInt64LE(BigInt(c.nr), j * BATCH_ENTRY);
-        c.args.forEach((a, k) => buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), j * BATCH_ENTRY + 8 + k * 8));
-      }
-      buf.writeBigInt64LE(-1n, n * BATCH_ENTRY);
-      t.write(table, buf);
-      const end = t.runBatch(this.#batchIp, table, n);
+      t.write(table, encodeBatch(calls.slice(i, i + n)));
+      const end = t.runBatch(codeIp, table, n);
       const ran = Number((end - table) / BigInt(BATCH_ENTRY));
       collect(ran);
       const last = results[results.length - 1]!;
@@ -181,12 +178,26 @@ export class RemoteProcess {
    * into the lower half of scratch. Throws SyscallError for the first checked call that fails.
    */
   run(calls: readonly BatchedCall[], t: RemoteThread = this.leader): bigint[] {
-    if (this.#batchIp !== undefined && t.trapIp !== undefined) return this.batch(calls, t);
+    if (t.guard || (this.#batchIp !== undefined && t.trapIp !== undefined)) return this.batch(calls, t);
     return calls.map((c) => (c.check === false ? t.raw(c.nr, ...c.args) : t.call(c.name, c.nr, ...c.args)));
   }
 
-  /** The leader back to stepping the vDSO syscall, for its last syscalls (the scratch area goes). */
-  stopTrapCode(): void {
+  /**
+   * Writes GUARD_CODE into the scratch area (a dumped process): from now on every call runs
+   * through it, so that a cryo killed mid-call leaves the thread to put itself back. `stopSignal`
+   * (guardStopSignal()) ends each batch of calls with one stop; without one (0), cryo steps
+   * from syscall to syscall (two stops each).
+   */
+  useGuardCode(stopSignal: number): void {
+    const code = this.put(GUARD_OFF, GUARD_CODE);
+    this.#guard = { code, table: this.scratch + BigInt(BATCH_TABLE_OFF), stopSignal, tgid: this.pid, owner: 0 };
+    for (const t of this.#threads.values()) t.guard = this.#guard;
+  }
+
+  /** The threads back to stepping the vDSO syscall, for the last syscalls (the scratch area goes). */
+  stopScratchCode(): void {
+    this.#guard = undefined;
+    for (const t of this.#threads.values()) t.guard = undefined;
     this.leader.useTrap(undefined);
   }
 
@@ -226,7 +237,9 @@ export class RemoteProcess {
     let tid: number;
     try {
       this.leader.syscallIp = code;
-      tid = Number(this.leader.call('clone3', NR.clone3, at, args.length));
+      const r = this.leader.rawClone(NR.clone3, at, args.length);
+      if (r < 0n) throw new SyscallError('clone3', Number(-r), `injected in ${this.pid}`);
+      tid = Number(r);
     } finally {
       this.leader.syscallIp = syscallIp;
       setOptions(this.pid, options);
@@ -250,6 +263,7 @@ export class RemoteProcess {
     let t = this.#threads.get(tid);
     if (!t) {
       t = new RemoteThread(tid, this.leader.syscallIp, this.leader.trapIp, this.leader.guarded);
+      t.guard = this.#guard;
       this.#threads.set(tid, t);
     }
     return t;

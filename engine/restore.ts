@@ -291,7 +291,7 @@ function finishProcess(ctx: RestoreContext, b: Building): void {
   }
   const fin = finalThreadState(ctx, task, lp.pid, rp.leader);
   // The int3s of trap mode may have reset an ignored SIGTRAP to default: set it as dumped.
-  rp.stopTrapCode();
+  rp.stopScratchCode();
   restoreSigaction(task, SIG.SIGTRAP);
   rp.unmapScratch();
   rp.leader.finish({ regs: fin.regs, mask: fin.mask, ownRestartBlock: false });

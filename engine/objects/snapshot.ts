@@ -21,9 +21,6 @@ import { checkBirthStop, findVdsoSyscall, RemoteProcess } from '../remote.ts';
 import { DUMP_PTRACE_OPTIONS, killTraced } from '../tree.ts';
 
 const CLONE_VM = 0x100;
-/** `syscall; mov eax, 231; xor edi, edi; syscall`: a clone here leaves its child at exit_group(0). */
-const BORN_CODE = Uint8Array.from([0x0f, 0x05, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05]);
-const BORN_OFF = 64;
 const WALL = 0x40000000;
 /** Memory (cgroup room, available memory) kept free beyond the copies the task's writes may make. */
 const CGROUP_MARGIN = 64 << 20;
@@ -112,38 +109,42 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
   const t0 = performance.now();
   const syscallIp = findVdsoSyscall(pid);
   const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
+  const stopSignal = ctx.guardSignals.get(pid) ?? 0;
   let c = 0;
   let cTraced = false;
   let g = 0;
   let reaped = false;
   try {
-    // Both clones are made at BORN_CODE's syscall in the task's scratch area (which C and G
-    // inherit): each child starts at its exit_group, so that if cryo dies before it is killed and
+    // Both clones are made at the guard code's clone entry in the task's scratch area (which C
+    // and G inherit): each child starts at its exit, so that if cryo dies before it is killed and
     // it runs, it only exits.
     rp.mapScratch();
-    const born = rp.put(BORN_OFF, BORN_CODE);
+    rp.useGuardCode(stopSignal);
     // The children are traced from birth, with these options, so that neither runs a thing.
     setOptions(pid, DUMP_PTRACE_OPTIONS | PTRACE_O.TRACECLONE | PTRACE_O.TRACEFORK);
     try {
-      rp.setSyscallIp(born);
-      c = Number(rp.leader.call('clone', NR.clone, 0, 0, 0, 0, 0));
+      const r = rp.leader.rawClone(NR.clone, 0, 0, 0, 0, 0);
+      if (r < 0n) throw new RuntimeError(`task ${pid} could not fork its copy: errno ${-r}`);
+      c = Number(r);
     } finally {
-      rp.setSyscallIp(syscallIp);
       setOptions(pid, DUMP_PTRACE_OPTIONS);
     }
     // Ours from here (waitpid answered for it): only then is it killed on failure.
     const cBorn = waitTask(c);
     cTraced = true;
     checkBirthStop(cBorn, c, 'forked copy');
-    const cp = new RemoteProcess(c, syscallIp);
-    cp.scratch = rp.scratch; // the task's, copied: the snapshot's own pages are not touched
-    cp.put(0, Buffer.alloc(8, 0xff));
-    cp.leader.call('rt_sigprocmask', NR.rt_sigprocmask, 2 /* SIG_SETMASK */, cp.scratch, 0, 8);
+    // C was born with the injection's mask (all signals blocked), which G inherits. Its calls run
+    // through its copy of the guard code, its way back its birth state (at its exit): the task's
+    // scratch, copied, so that the snapshot's own pages are not touched.
+    const cp = new RemoteProcess(c, syscallIp, { guarded: true });
+    cp.scratch = rp.scratch;
+    cp.useGuardCode(stopSignal);
     cp.leader.call('close_range', NR.close_range, 0, 0xffffffff, 0);
     cp.leader.call('setsid', NR.setsid);
     killPoint('snapshot-copy');
-    cp.setSyscallIp(born);
-    const gPid = Number(cp.leader.call('clone', NR.clone, CLONE_VM | SIG.SIGCHLD, 0, 0, 0, 0));
+    const gRaw = cp.leader.rawClone(NR.clone, CLONE_VM | SIG.SIGCHLD, 0, 0, 0, 0);
+    if (gRaw < 0n) throw new RuntimeError(`the forked copy ${c} could not clone the snapshot: errno ${-gRaw}`);
+    const gPid = Number(gRaw);
     const gBorn = waitTask(gPid);
     g = gPid;
     checkBirthStop(gBorn, g, 'snapshot');
@@ -162,6 +163,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     throw e;
   } finally {
     try {
+      rp.stopScratchCode();
       rp.unmapScratch();
     } finally {
       rp.restoreAll();

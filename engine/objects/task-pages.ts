@@ -156,6 +156,7 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
     const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
     try {
       scratch = rp.mapScratch();
+      rp.useGuardCode(ctx.guardSignals.get(pid) ?? 0);
       taskFd = passFdToTask(rp, image.fd);
       killPoint('task-pages-setup');
       helper = rp.spawnHelper(DUMP_PTRACE_OPTIONS);
@@ -196,8 +197,10 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
         const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
         rp.scratch = scratch;
         try {
+          rp.useGuardCode(ctx.guardSignals.get(pid) ?? 0);
           if (taskFd >= 0) rp.leader.raw(NR.close, taskFd);
           killPoint('task-pages-teardown');
+          rp.stopScratchCode();
           rp.unmapScratch();
         } finally {
           rp.restoreAll();

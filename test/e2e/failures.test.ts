@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
 import { startTarget, waitForFileLine } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { PYTHON, assertUntouched, dumpOk, sleep, spawnCryo, startCounter, taskTids, unusedPid } from './e2e.ts';
+import { PYTHON, assertUntouched, dumpOk, sleep, spawnCryo, startCounter, taskTids, unusedPid, type Counter } from './e2e.ts';
 
 const STAGES = ['seized', 'injecting', 'collected', 'fds', 'memory', 'images'] as const;
 
@@ -107,27 +107,44 @@ const KILL_POINTS = [
   { at: 'task-pages-helper', args: [] },
   { at: 'task-pages-teardown', args: [] },
   { at: 'snapshot-copy', args: ['--leave-running'] },
+  // In the middle of a call (in-call:N, the N-th through the guard code): the thread set up at
+  // cryo's code runs its calls and then puts itself back. (Before the guard code, the int3 or the
+  // vDSO's code after the syscall killed the task.) The counter's dump makes ten such calls:
+  // 1–4 inject() (the thread's queries, sigactions, itimers, brk…), 5–9 the pages image's fd and
+  // the helper thread (9: its clone3), 10 the fd closed again; with --leave-running 5 is the
+  // snapshot's fork, 6–8 in the forked copy (8: its clone of the snapshot), 9 the copy reaped.
+  { at: 'in-call:1', args: [] },
+  { at: 'in-call:5', args: [] },
+  { at: 'in-call:9', args: [] },
+  { at: 'in-call:10', args: [] },
+  { at: 'in-call:5', args: ['--leave-running'] },
+  { at: 'in-call:8', args: ['--leave-running'] },
 ] as const;
 
+/** Dumps counter `c` with cryo killed at `at`, and checks that the counter runs on as before. */
+async function assertSurvivesKill(c: Counter, dir: string, at: string, args: readonly string[]): Promise<void> {
+  const pid = c.target.pid;
+  const before = await c.report();
+  const mask = sigBlk(pid);
+  // CRYO_TASK_WRITE_BYTES: the 8 MiB counter writes its own pages (a helper thread in it).
+  const r = await runCryo(['dump', '-t', String(pid), '-D', join(dir, 'img'), ...args, '-v4', '-o', 'dump.log'], {
+    env: { CRYO_KILL_AT: at, CRYO_TASK_WRITE_BYTES: '4096' },
+  });
+  assert.equal(r.signal, 'SIGKILL', `cryo was not killed at ${at}: exit ${r.code}\n${r.stderr}`);
+  for (let i = 0; i < 200 && taskTids(pid).length > 1; i++) await sleep(10);
+  assert.deepEqual(taskTids(pid), [pid], 'no helper thread left');
+  assertUntouched(pid, `the counter after cryo was killed at ${at}`);
+  // Counting on first: a thread left mid-call puts its mask back itself once it runs again.
+  const after = await c.assertAdvancing(Number(before['count']), before['token']!);
+  assert.equal(after['mem'], 'ok');
+  assert.equal(sigBlk(pid), mask, 'the signal mask is the task\'s own again');
+  assertUntouched(pid, `the counter after cryo was killed at ${at}`);
+}
+
 for (const { at, args } of KILL_POINTS) {
-  test(`cryo killed in the middle of its injected syscalls (CRYO_KILL_AT=${at}): the task runs on with its registers and signal mask`, async (t) => {
-    const dir = tmpDir(`cryo-e2e-kill-${at}`, t);
-    const c = await startCounter(dir, t, 8);
-    const pid = c.target.pid;
-    const before = await c.report();
-    const mask = sigBlk(pid);
-    // CRYO_TASK_WRITE_BYTES: the 8 MiB counter writes its own pages (a helper thread in it).
-    const r = await runCryo(['dump', '-t', String(pid), '-D', join(dir, 'img'), ...args, '-v4', '-o', 'dump.log'], {
-      env: { CRYO_KILL_AT: at, CRYO_TASK_WRITE_BYTES: '4096' },
-    });
-    assert.equal(r.signal, 'SIGKILL', `cryo was not killed at ${at}: exit ${r.code}\n${r.stderr}`);
-    for (let i = 0; i < 200 && taskTids(pid).length > 1; i++) await sleep(10);
-    assert.deepEqual(taskTids(pid), [pid], 'no helper thread left');
-    assertUntouched(pid, `the counter after cryo was killed at ${at}`);
-    assert.equal(sigBlk(pid), mask, 'the signal mask is the task\'s own again');
-    const after = await c.assertAdvancing(Number(before['count']), before['token']!);
-    assert.equal(after['mem'], 'ok');
-    assertUntouched(pid, `the counter after cryo was killed at ${at}`);
+  test(`cryo killed in the middle of its injected syscalls (CRYO_KILL_AT=${at}${args.length ? ` ${args.join(' ')}` : ''}): the task runs on with its registers and signal mask`, async (t) => {
+    const dir = tmpDir(`cryo-e2e-kill-${at.replace(':', '-')}`, t);
+    await assertSurvivesKill(await startCounter(dir, t, 8), dir, at, args);
   });
 }
 
@@ -144,8 +161,8 @@ test('restore while the pid is in use: exit 5 naming the pid and its holder', as
   await c.assertAdvancing(Number(before['count']), before['token']!);
 });
 
-// Dumps inject through int3 traps (one stop per batch of syscalls) only where the forced SIGTRAP
-// can't change the task: an ignored SIGTRAP would be reset to its default, a pending one taken.
+// A dump's injected calls end in a stop by a signal the task ignores (GUARD_CODE's tgkill), never
+// an int3, whose forced SIGTRAP would reset an ignored SIGTRAP or take a pending one.
 const SIGTRAP_SCRIPT = `
 import os, signal, sys, time
 if sys.argv[1] == 'ignore':
@@ -162,7 +179,7 @@ const sigtrapBit = 1n << 4n;
 const statusMask = (pid: number, field: string): bigint => BigInt(`0x${/^(\w+):\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`)) ?? '')?.[2] ?? '0'}`);
 
 for (const how of ['ignore', 'pending'] as const) {
-  test(`a task with SIGTRAP ${how === 'ignore' ? 'ignored' : 'blocked and pending'}: dumped without int3 traps, its SIGTRAP as it was`, async (t) => {
+  test(`a task with SIGTRAP ${how === 'ignore' ? 'ignored' : 'blocked and pending'}: after a dump its SIGTRAP is as it was`, async (t) => {
     const dir = tmpDir(`cryo-e2e-sigtrap-${how}`, t);
     const target = await startTarget([PYTHON, '-c', SIGTRAP_SCRIPT, how], { t });
     const field = how === 'ignore' ? 'SigIgn' : 'ShdPnd';
@@ -172,15 +189,48 @@ for (const how of ['ignore', 'pending'] as const) {
     assertUntouched(target.pid, 'the task after the dump');
     assert.equal(statusMask(target.pid, field) & sigtrapBit, sigtrapBit, `${field} after the dump`);
     if (how === 'pending') assert.equal(statusMask(target.pid, 'SigBlk') & sigtrapBit, sigtrapBit, 'still blocked');
-    assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /SIGTRAP ignored or pending: syscalls injected without int3 traps/);
   });
 }
 
-test('a task that neither ignores nor holds a SIGTRAP is dumped through int3 traps', async (t) => {
-  const dir = tmpDir('cryo-e2e-sigtrap-free', t);
+// Python ignores SIGPIPE and SIGXFSZ; this task ignores nothing and catches the three signals
+// ignored by default, so cryo has no signal to stop its calls with and steps each syscall.
+const NO_IGNORED_SCRIPT = `
+import signal, time
+for s in (signal.SIGPIPE, signal.SIGXFSZ):
+    signal.signal(s, signal.SIG_DFL)
+for s in (signal.SIGURG, signal.SIGWINCH, signal.SIGCHLD):
+    signal.signal(s, lambda *a: None)
+print('ready', flush=True)
+while True:
+    time.sleep(0.05)
+`;
+
+test('a task that ignores no signal: its calls are stepped one syscall at a time, and it runs on as it was, even if cryo is killed mid-call', async (t) => {
+  const dir = tmpDir('cryo-e2e-guard-stepped', t);
+  const target = await startTarget([PYTHON, '-c', NO_IGNORED_SCRIPT], { t });
+  const pid = target.pid;
+  assert.equal(statusMask(pid, 'SigIgn'), 0n);
+  const caught = statusMask(pid, 'SigCgt');
+  const img = join(dir, 'img');
+  await dumpOk(pid, img, ['--leave-running']);
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /no ignored signal to stop injected calls with: each syscall is stepped/);
+  assertUntouched(pid, 'the task after the dump');
+  const r = await runCryo(['dump', '-t', String(pid), '-D', join(dir, 'img2'), '--leave-running'], { env: { CRYO_KILL_AT: 'in-call:2' } });
+  assert.equal(r.signal, 'SIGKILL', `cryo was not killed: exit ${r.code}\n${r.stderr}`);
+  // Left mid-call, the thread puts its mask back itself once it runs again.
+  for (let i = 0; i < 200 && statusMask(pid, 'SigBlk') !== 0n; i++) await sleep(10);
+  assertUntouched(pid, 'the task after cryo was killed mid-call');
+  assert.equal(statusMask(pid, 'SigCgt'), caught, 'its handlers');
+  assert.equal(statusMask(pid, 'SigBlk'), 0n, 'its signal mask');
+});
+
+test('the counter\'s calls stop at a SIGURG it ignores by default, and it keeps no SIGURG', async (t) => {
+  const dir = tmpDir('cryo-e2e-guard-sigurg', t);
   const c = await startCounter(dir, t, 8);
   const img = join(dir, 'img');
   await dumpOk(c.target.pid, img, ['--leave-running']);
-  assert.doesNotMatch(readFileSync(join(img, 'dump.log'), 'utf8'), /without int3 traps/);
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /injected calls stop at signal 23/);
   assertUntouched(c.target.pid, 'the counter after the dump');
+  const urg = 1n << 22n;
+  for (const f of ['SigPnd', 'ShdPnd', 'SigBlk']) assert.equal(statusMask(c.target.pid, f) & urg, 0n, f);
 });
