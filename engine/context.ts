@@ -55,8 +55,11 @@ export interface DumpContext {
   readonly stage?: PreparedRawImage | undefined;
   /** --leave-running: processes' pages written after the release, from snapshots (objects/snapshot.ts). */
   readonly snapshots?: SnapshotPlan | undefined;
-  /** Each dumped process's guard stop signal (inject(), guardStopSignal()): later injections use it too. */
-  readonly guardSignals: Map<number, number>;
+  /**
+   * Each dumped process's injection (inject()): its scratch area and guard code stay mapped until
+   * the tasks are let go, for the pages and the snapshot to use (releaseScratch() in dump.ts).
+   */
+  readonly remotes: Map<number, RemoteProcess>;
   /** `--shell-job`: terminals from outside the tree are allowed (recorded, not owned). */
   readonly shellJob?: boolean | undefined;
   /** Terminals seen so far (tty-info.img), created on first use. */

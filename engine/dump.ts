@@ -8,7 +8,7 @@ import type { DumpOptions, DumpResult, DumpStats } from './api.ts';
 import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
 import type { HookName } from './hooks.ts';
 import { ImageWriter, hasMessage } from './images/index.ts';
-import { silentLogger } from './log.ts';
+import { silentLogger, type Logger } from './log.ts';
 import { TASK, collectCores } from './objects/core.ts';
 import { GHOST_LIMIT, dumpFds, dumpFs, writeFileImages, writePipeData } from './objects/files.ts';
 import { writeFifoData } from './objects/fifo.ts';
@@ -52,7 +52,6 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
     // Every call through the guard code: a thread's queries (or a process's 64 sigactions) in one
     // stop, ended by a signal the task ignores; without one, two stops per syscall.
     const stopSignal = guardStopSignal(statuses.values());
-    ctx.guardSignals.set(pid, stopSignal);
     remote.useGuardCode(stopSignal);
     if (stopSignal) ctx.log.debug(`${pid}: injected calls stop at signal ${stopSignal}, which it ignores`);
     else ctx.log.debug(`${pid}: no ignored signal to stop injected calls with: each syscall is stepped`);
@@ -65,18 +64,49 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
       { name: 'prctl', nr: NR.prctl, args: [PR.GET_CHILD_SUBREAPER, remote.scratch, 0, 0, 0] },
     ]);
     const subreaper = remote.get(0, 4).readInt32LE(0) !== 0;
+    // The scratch area stays for the pages and the snapshot: mapping and unmapping one steps the
+    // vDSO's syscall, the only calls that have no way back should cryo die.
+    ctx.remotes.set(pid, remote);
     return { cores, brk: brk!, dumpable: Number(dumpable), thpDisabled: thp !== 0n, subreaper };
+  } catch (e) {
+    dropScratch(remote);
+    throw e;
   } finally {
     // Put every thread back before the long part (memory): a cryo killed from now on leaves
-    // tasks that resume exactly where they were. (The scratch area goes through the vDSO's
-    // syscall: its own code would be unmapped under the thread.)
-    try {
-      remote.stopScratchCode();
-      remote.unmapScratch();
-    } finally {
-      remote.restoreAll();
+    // tasks that resume exactly where they were.
+    remote.restoreAll();
+  }
+}
+
+/**
+ * Unmaps a process's scratch area (through the vDSO's syscall: its own code would be unmapped
+ * under the thread) and puts its threads back.
+ */
+function dropScratch(remote: RemoteProcess): void {
+  try {
+    remote.stopScratchCode();
+    remote.unmapScratch();
+  } finally {
+    remote.restoreAll();
+  }
+}
+
+/**
+ * Before the tasks are let go: each process's scratch area unmapped, unless it is killed (the
+ * unmap would be a call with no way back, for nothing). A failure is logged, not thrown: the
+ * tasks are let go all the same, one with 64 KiB more mapped.
+ */
+function releaseScratch(remotes: Map<number, RemoteProcess>, final: 'running' | 'stopped' | 'killed', log: Logger): void {
+  if (final !== 'killed') {
+    for (const [pid, remote] of remotes) {
+      try {
+        dropScratch(remote);
+      } catch (e) {
+        log.warn(`${pid}: its scratch area at 0x${remote.scratch.toString(16)} stays mapped: ${(e as Error).message}`);
+      }
     }
   }
+  remotes.clear();
 }
 
 /** A zombie keeps only what its parent can still wait() for: the raw wait status, as CRIU. */
@@ -161,9 +191,11 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const inet = new InetDumpState(opts.pid, opts.tcpEstablished ?? false);
   const snapshotPlan = snapshots ? new SnapshotPlan(tree) : undefined;
   let released = false;
+  const remotes = new Map<number, RemoteProcess>();
   const release = (final: 'running' | 'stopped' | 'killed'): void => {
     if (released) return;
     released = true;
+    releaseScratch(remotes, final, log);
     releaseThreads(tree.seized, final, pids);
   };
   try {
@@ -194,7 +226,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       inet,
       stage,
       snapshots: snapshotPlan,
-      guardSignals: new Map(),
+      remotes,
     };
     const rootIds = kobj.root();
     const pstree: Entry[] = [];
@@ -210,7 +242,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       const taskIds = kobj.task(proc.pid);
       const injected = inject(ctx, tree, proc.pid);
       snapshotPlan?.noteSubreaper(proc.pid, injected.subreaper);
-      // Its mappings are final now (inject's scratch area is gone): its pages are found meanwhile.
+      // Its mappings are final now (but inject's scratch area, left out): its pages are found meanwhile.
       const scanning = startFindingPages(proc.pid);
       log.debug(`${proc.pid}: task state collected`);
       faultPoint('collected');

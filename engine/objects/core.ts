@@ -72,7 +72,7 @@ function collectThread(ctx: DumpContext, task: DumpTask, tid: number, st: ProcSt
   const rp = task.remote;
   const t = rp.thread(tid);
   const out = (off: number): bigint => rp.scratch + BigInt(OUT + off);
-  // One stop for all four in trap mode (RemoteProcess.run).
+  // One stop for all four through the guard code (RemoteProcess.run).
   const secbits = Number(
     rp.run(
       [

@@ -24,9 +24,9 @@ import {
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, runsInVma, scanPagemapInBackground, SCAN_END, type PageRun, type ScannedRun, type SmapsEntry, type Vma } from '../proc/index.ts';
+import { presentRuns, readAuxv, readExeLink, readMaps, readMeminfo, readPagemap, readProcessChildren, readSmaps, readStatusMemory, runsInVma, scanPagemapInBackground, SCAN_END, withoutArea, type PageRun, type ScannedRun, type SmapsEntry, type Vma } from '../proc/index.ts';
 import { RAW_BUFFER_BYTES, type PreparedRawImage } from '../images/index.ts';
-import { IOV_OFF, IOVS_PER_CALL, type BatchedCall } from '../remote.ts';
+import { IOV_OFF, IOVS_PER_CALL, SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
 import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask, type PageRun as TaskPageRun } from './task-pages.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internRegFile, openInTask } from './files.ts';
@@ -204,7 +204,8 @@ function pagesFromPagemap(ctx: DumpContext, pid: number, paged: readonly Planned
  * Starts finding task `pid`'s pages with PAGEMAP_SCAN on libuv's pool, over its whole user
  * address space, for dumpMemory: the kernel's walk of its page tables (5 ms at 512 MiB, 17 ms at
  * 2 GiB) runs while cryo dumps its fds and reads its smaps (itself a walk as long). Called once
- * its mappings are final (inject() has unmapped its scratch area). Undefined without PAGEMAP_SCAN.
+ * its mappings are final (but inject()'s scratch area, whose pages dumpMemory leaves out with its
+ * VMA). Undefined without PAGEMAP_SCAN.
  */
 export function startFindingPages(pid: number): Promise<ScannedRun[]> | undefined {
   const pending = scanPagemapInBackground(pid, 0n, SCAN_END);
@@ -218,7 +219,9 @@ export function startFindingPages(pid: number): Promise<ScannedRun[]> | undefine
  */
 export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: { brk: bigint; dumpable: number; thpDisabled: boolean }, scanning: Promise<ScannedRun[]> | undefined): Promise<void> {
   const { pid, stat } = proc;
-  const vmas = readSmaps(pid);
+  // Cryo's scratch area, still mapped in the task (inject() in dump.ts), is not the task's.
+  const scratch = ctx.remotes.get(pid)?.scratch;
+  const vmas = scratch ? withoutArea(readSmaps(pid), scratch, scratch + BigInt(SCRATCH_SIZE)) : readSmaps(pid);
   const planned = vmas.map((v) => planVma(ctx, pid, v));
   collectSysvShm(ctx, pid, planned.filter((p) => p.entry.status & VMA.AREA_SYSVIPC).map((p) => p.entry));
   const exe = readExeLink(pid);

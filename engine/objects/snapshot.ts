@@ -17,7 +17,7 @@ import { killPoint } from '../faults.ts';
 import type { FrozenProcess, FrozenTree } from '../tree.ts';
 import type { PageRun } from './task-pages.ts';
 import { memoryHeadroom, readMeminfo, readStatus } from '../proc/index.ts';
-import { checkBirthStop, findVdsoSyscall, RemoteProcess } from '../remote.ts';
+import { checkBirthStop, RemoteProcess } from '../remote.ts';
 import { DUMP_PTRACE_OPTIONS, killTraced } from '../tree.ts';
 
 const CLONE_VM = 0x100;
@@ -107,9 +107,10 @@ export function snapshotRefusal(pid: number, vmas: readonly SnapshotVma[], bytes
  */
 export function takeSnapshot(ctx: DumpContext, pid: number): number {
   const t0 = performance.now();
-  const syscallIp = findVdsoSyscall(pid);
-  const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
-  const stopSignal = ctx.guardSignals.get(pid) ?? 0;
+  // The task's injection, its scratch area and guard code mapped since inject() (dump.ts).
+  const rp = ctx.remotes.get(pid);
+  if (!rp) throw new RuntimeError(`task ${pid} has no scratch area to fork from`);
+  const stopSignal = rp.leader.guard?.stopSignal ?? 0;
   let c = 0;
   let cTraced = false;
   let g = 0;
@@ -118,8 +119,6 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     // Both clones are made at the guard code's clone entry in the task's scratch area (which C
     // and G inherit): each child starts at its exit, so that if cryo dies before it is killed and
     // it runs, it only exits.
-    rp.mapScratch();
-    rp.useGuardCode(stopSignal);
     // The children are traced from birth, with these options, so that neither runs a thing.
     setOptions(pid, DUMP_PTRACE_OPTIONS | PTRACE_O.TRACECLONE | PTRACE_O.TRACEFORK);
     try {
@@ -136,7 +135,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     // C was born with the injection's mask (all signals blocked), which G inherits. Its calls run
     // through its copy of the guard code, its way back its birth state (at its exit): the task's
     // scratch, copied, so that the snapshot's own pages are not touched.
-    const cp = new RemoteProcess(c, syscallIp, { guarded: true });
+    const cp = new RemoteProcess(c, rp.leader.syscallIp, { guarded: true });
     cp.scratch = rp.scratch;
     cp.useGuardCode(stopSignal);
     cp.leader.call('close_range', NR.close_range, 0, 0xffffffff, 0);
@@ -162,12 +161,7 @@ export function takeSnapshot(ctx: DumpContext, pid: number): number {
     }
     throw e;
   } finally {
-    try {
-      rp.stopScratchCode();
-      rp.unmapScratch();
-    } finally {
-      rp.restoreAll();
-    }
+    rp.restoreAll();
   }
 }
 

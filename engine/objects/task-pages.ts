@@ -23,9 +23,9 @@ import {
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext } from '../context.ts';
 import { killPoint } from '../faults.ts';
-import type { RemoteThread } from '../inject.ts';
+import { guardStopSignal, type RemoteThread } from '../inject.ts';
 import { PIECE_BYTES, poolHashing, RAW_BUFFER_BYTES, type SharedRawImage } from '../images/index.ts';
-import { memoryHeadroom, readLimits } from '../proc/index.ts';
+import { memoryHeadroom, readLimits, readStatus } from '../proc/index.ts';
 import { findVdsoSyscall, IOV_OFF, IOVS_PER_CALL, RemoteProcess } from '../remote.ts';
 import { DUMP_PTRACE_OPTIONS } from '../tree.ts';
 
@@ -147,16 +147,16 @@ function passFdToTask(rp: RemoteProcess, fd: number): number {
 export function writePagesByTask(ctx: DumpContext, pid: number, name: string, runs: readonly PageRun[], bytes: number, planMs: number): boolean {
   const t0 = performance.now();
   const image = ctx.images.openRawShared(name, bytes);
-  const syscallIp = findVdsoSyscall(pid);
-  let scratch = 0n;
+  // The task's own injection, its scratch area and guard code mapped since inject() (dump.ts);
+  // a snapshot (objects/snapshot.ts) gets a scratch area of its own here.
+  const own = ctx.remotes.get(pid);
+  let rp: RemoteProcess | undefined;
   let taskFd = -1;
   let helper: RemoteThread | undefined;
   let ok = false;
   try {
-    const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
     try {
-      scratch = rp.mapScratch();
-      rp.useGuardCode(ctx.guardSignals.get(pid) ?? 0);
+      rp = own ?? snapshotRemote(pid);
       taskFd = passFdToTask(rp, image.fd);
       killPoint('task-pages-setup');
       helper = rp.spawnHelper(DUMP_PTRACE_OPTIONS);
@@ -165,11 +165,11 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
       ctx.log.debug(`${pid}: cryo copies the pages: the task could not be set up to write them (${(e as Error).message})`);
       return false;
     } finally {
-      rp.restoreAll();
+      rp?.restoreAll();
     }
     const t1 = performance.now();
     ctx.log.debug(`${pid}: helper thread ${helper.tid} writes the pages (the task's own threads are back as they were)`);
-    const writer = new TaskPageWriter(pid, helper, scratch, taskFd, image, bytes);
+    const writer = new TaskPageWriter(pid, helper, rp.scratch, taskFd, image, bytes);
     let done = 0;
     for (const r of runs) {
       const len = r.nrPages * PAGE_SIZE;
@@ -189,25 +189,35 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
     return true;
   } finally {
     if (!ok) image.discard();
-    // Each step tried even if one before failed: the helper gone, then the fd and scratch.
+    // Each step tried even if one before failed: the helper gone, then the fd (and a snapshot's scratch).
     try {
       if (helper) RemoteProcess.endHelper(helper);
     } finally {
-      if (scratch) {
-        const rp = new RemoteProcess(pid, syscallIp, { guarded: true });
-        rp.scratch = scratch;
+      if (rp?.scratch) {
         try {
-          rp.useGuardCode(ctx.guardSignals.get(pid) ?? 0);
           if (taskFd >= 0) rp.leader.raw(NR.close, taskFd);
           killPoint('task-pages-teardown');
-          rp.stopScratchCode();
-          rp.unmapScratch();
+          if (!own) {
+            rp.stopScratchCode();
+            rp.unmapScratch();
+          }
         } finally {
           rp.restoreAll();
         }
       }
     }
   }
+}
+
+/**
+ * A snapshot's injection, with a scratch area and guard code of its own: parked between calls at
+ * its birth, at its exit, so that if cryo dies it goes.
+ */
+function snapshotRemote(pid: number): RemoteProcess {
+  const rp = new RemoteProcess(pid, findVdsoSyscall(pid), { guarded: true });
+  rp.mapScratch();
+  rp.useGuardCode(guardStopSignal([readStatus(pid)]));
+  return rp;
 }
 
 const EFAULT = 14;

@@ -64,3 +64,20 @@ export function parseMaps(text: string): Vma[] {
 export function readMaps(pid: number, tid?: number): Vma[] {
   return parseMaps(readProcText(`${taskDir(pid, tid)}/maps`));
 }
+
+/**
+ * `vmas` without the addresses [start, end) (cryo's own scratch area in a dumped task): a VMA
+ * inside it goes, one it was merged into is cut around it (its offset moved along with its start).
+ */
+export function withoutArea<T extends Vma>(vmas: readonly T[], start: bigint, end: bigint): T[] {
+  const out: T[] = [];
+  for (const v of vmas) {
+    if (v.end <= start || v.start >= end) {
+      out.push(v);
+      continue;
+    }
+    if (v.start < start) out.push({ ...v, end: start });
+    if (v.end > end) out.push({ ...v, start: end, offset: v.offset + (end - v.start) });
+  }
+  return out;
+}

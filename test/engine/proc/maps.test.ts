@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseMaps, PROT_EXEC, PROT_READ, PROT_WRITE, readMaps } from '../../../engine/proc/index.ts';
+import { parseMaps, PROT_EXEC, PROT_READ, PROT_WRITE, readMaps, withoutArea } from '../../../engine/proc/index.ts';
 import { fixture } from '../../helpers/repo.ts';
 
 const maps = parseMaps(fixture('proc/maps-capture.txt'));
@@ -43,4 +43,21 @@ test('live: our own maps', () => {
   const live = readMaps(process.pid);
   assert.ok(live.some((v) => v.path === '[stack]'));
   assert.ok(live.some((v) => v.path === process.execPath));
+});
+
+test('withoutArea: a VMA inside the area goes, one it was merged into is cut around it', () => {
+  const [a, b] = parseMaps(
+    '7f0000000000-7f0000010000 rwxp 7f0000000000 00:00 0 \n' + '7f0000100000-7f0000140000 rwxp 7f0000100000 00:00 0 \n',
+  ) as [ReturnType<typeof parseMaps>[number], ReturnType<typeof parseMaps>[number]];
+  // Alone: gone, its neighbours kept.
+  assert.deepEqual(withoutArea([a, b], a.start, a.end), [b]);
+  // Merged into b's middle: b before and after it, the second part's offset moved along.
+  const cut = withoutArea([a, b], 0x7f0000110000n, 0x7f0000120000n);
+  assert.equal(cut.length, 3);
+  assert.deepEqual(cut.slice(1).map((v) => [v.start, v.end, v.offset]), [
+    [0x7f0000100000n, 0x7f0000110000n, 0x7f0000100000n],
+    [0x7f0000120000n, 0x7f0000140000n, 0x7f0000120000n],
+  ]);
+  // At b's end: only its start remains.
+  assert.deepEqual(withoutArea([b], 0x7f0000130000n, 0x7f0000140000n).map((v) => [v.start, v.end]), [[0x7f0000100000n, 0x7f0000130000n]]);
 });
