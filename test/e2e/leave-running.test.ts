@@ -8,7 +8,7 @@ import { runCryo } from '../helpers/cryo.ts';
 import { expectedListing } from '../helpers/manifest.ts';
 import { buildTarget, parseReport, requestReport, startTarget } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, dumpOk, killAtEnd, lastLine, restoreDetached, sleep, spawnCryo, startCounter, taskStatus, waitDead, waitDumpedGone } from './e2e.ts';
+import { PYTHON, assertUntouched, dumpOk, killAtEnd, lastLine, restoreDetached, sleep, spawnCryo, startCounter, taskStatus, waitDead, waitDumpedGone } from './e2e.ts';
 
 test('dump --leave-running: the original keeps running, untouched, its output continues', async (t) => {
   const dir = tmpDir('cryo-e2e-leave-running', t);
@@ -218,4 +218,41 @@ test('cryo killed while it writes the pages from the snapshot: the task runs on,
   const report = parseReport(await requestReport(target.pid, log));
   assert.equal(report['sigchld'], '0');
   assert.equal(report['children'], 'none');
+});
+
+// A subreaper in the dumped tree would adopt the orphaned snapshot and see it in wait(): such a
+// tree is not snapshot (the pages are copied while frozen), and both processes run on.
+const SUBREAPER_SCRIPT = `
+import ctypes, os, time
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+if os.fork() == 0:
+    while True:
+        time.sleep(0.05)
+print('ready', flush=True)
+while True:
+    time.sleep(0.05)
+`;
+
+test('--leave-running of a tree whose root is a child subreaper: no snapshot, both processes run on', async (t) => {
+  const dir = tmpDir('cryo-e2e-subreaper', t);
+  const target = await startTarget([PYTHON, '-c', SUBREAPER_SCRIPT], { t });
+  const children = (): string[] => readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  const [child] = children();
+  assert.ok(child, 'the subreaper has its child');
+  t.after(() => {
+    try {
+      process.kill(Number(child), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  const img = join(dir, 'img');
+  await dumpOk(target.pid, img, ['--leave-running']);
+  const log = readFileSync(join(img, 'dump.log'), 'utf8');
+  assert.match(log, new RegExp(`${target.pid}: no memory snapshot: it or a dumped ancestor is a child subreaper`));
+  assert.match(log, new RegExp(`${child}: no memory snapshot: it or a dumped ancestor is a child subreaper`));
+  assert.doesNotMatch(log, /memory snapshot \d+ forked/);
+  assertUntouched(target.pid, 'the subreaper after the dump');
+  assertUntouched(Number(child), 'its child after the dump');
+  assert.deepEqual(children(), [child], 'no snapshot left for the subreaper to reap');
 });
