@@ -78,13 +78,9 @@ function inject(ctx: DumpContext, tree: FrozenTree, pid: number): Injected {
   }
 }
 
-/**
- * Unmaps a process's scratch area (through the vDSO's syscall: its own code would be unmapped
- * under the thread) and puts its threads back.
- */
+/** Unmaps a process's scratch area and puts its threads back. */
 function dropScratch(remote: RemoteProcess): void {
   try {
-    remote.stopScratchCode();
     remote.unmapScratch();
   } finally {
     remote.restoreAll();

@@ -2,8 +2,9 @@
 // The thread is pointed at an existing `syscall` instruction (found in its vDSO) with the
 // arguments in registers, and stepped with PTRACE_SYSCALL from syscall-entry to syscall-exit,
 // where rax holds the result. Nothing of the task's memory is modified, and no SIGTRAP is raised.
-// All signals are blocked while injecting so that nothing is delivered between our syscalls;
-// signals that arrive meanwhile stay pending and are dumped as such.
+// All signals are blocked while injecting so that nothing is delivered between our syscalls
+// (but a dump's stop signal, one the task ignores); signals that arrive meanwhile stay pending
+// and are dumped as such.
 //
 // That first call maps a scratch area, and the calls after it run through cryo's code there:
 // a dump's through GUARD_CODE, which gives each thread a way back of its own should cryo die
@@ -147,7 +148,8 @@ export function guardStopSignal(statuses: Iterable<{ sigIgn: bigint; sigCgt: big
     ignored &= own;
     pending |= st.sigPnd | st.shdPnd;
   }
-  const usable = (sig: number): boolean => sig !== SIG.SIGKILL && sig !== SIG.SIGSTOP && sig !== SIG.SIGCONT && ((ignored & ~pending) >> BigInt(sig - 1)) & 1n ? true : false;
+  const free = ignored & ~pending;
+  const usable = (sig: number): boolean => sig !== SIG.SIGKILL && sig !== SIG.SIGSTOP && sig !== SIG.SIGCONT && ((free >> BigInt(sig - 1)) & 1n) === 1n;
   for (const sig of IGNORED_BY_DEFAULT) if (usable(sig)) return sig;
   for (let sig = 1; sig <= SIGMAX; sig++) if (usable(sig)) return sig;
   return 0;

@@ -119,7 +119,9 @@ export class RemoteProcess {
     return this.scratch;
   }
 
+  /** Unmaps the scratch area: through the vDSO's syscall, as the code in scratch would be unmapped under the thread. */
   unmapScratch(): void {
+    this.stopScratchCode();
     if (this.scratch) this.leader.call('munmap', NR.munmap, this.scratch, SCRATCH_SIZE);
     this.scratch = 0n;
   }
@@ -221,27 +223,25 @@ export class RemoteProcess {
    * they were (clone3 in the leader, which finish() puts back): its code is HELPER_CODE in
    * scratch, so if cryo dies while it works, it exits by itself and the process runs on. Traced
    * from its first instruction (PTRACE_O_TRACECLONE for the call: `options` are the tracer's
-   * usual ones); signals blocked, as the injected leader's. endHelper() ends it.
+   * usual ones); signals blocked, as the injected leader's. endHelper() ends it. The clone3 runs
+   * at the guard code's clone entry (useGuardCode() first), so the thread is born at an exit(0),
+   * where it goes by itself if cryo dies before pointing it at a call.
    */
   spawnHelper(options: number): RemoteThread {
+    if (!this.#guard) throw new RuntimeError(`task ${this.pid}: a helper thread needs the guard code`);
     const code = this.put(HELPER_CODE_OFF, HELPER_CODE);
     const args = Buffer.alloc(64); // struct clone_args up to cgroup-less set_tid (CLONE_ARGS_SIZE_VER0)
     args.writeBigUInt64LE(BigInt(CLONE_THREAD_FLAGS), 0);
     args.writeBigUInt64LE(this.scratch + BigInt(HELPER_STACK_OFF), 40);
     args.writeBigUInt64LE(BigInt(HELPER_STACK_BYTES), 48);
     const at = this.put(HELPER_ARGS_OFF, args);
-    // clone3 at HELPER_CODE's own syscall: the thread is born at its exit(0), where it goes by
-    // itself if cryo dies before it is pointed at a call.
     setOptions(this.pid, options | PTRACE_O.TRACECLONE);
-    const syscallIp = this.leader.syscallIp;
     let tid: number;
     try {
-      this.leader.syscallIp = code;
       const r = this.leader.rawClone(NR.clone3, at, args.length);
       if (r < 0n) throw new SyscallError('clone3', Number(-r), `injected in ${this.pid}`);
       tid = Number(r);
     } finally {
-      this.leader.syscallIp = syscallIp;
       setOptions(this.pid, options);
     }
     checkBirthStop(waitTask(tid), tid, `helper thread of ${this.pid}`);

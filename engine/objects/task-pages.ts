@@ -197,10 +197,7 @@ export function writePagesByTask(ctx: DumpContext, pid: number, name: string, ru
         try {
           if (taskFd >= 0) rp.leader.raw(NR.close, taskFd);
           killPoint('task-pages-teardown');
-          if (!own) {
-            rp.stopScratchCode();
-            rp.unmapScratch();
-          }
+          if (!own) rp.unmapScratch();
         } finally {
           rp.restoreAll();
         }
