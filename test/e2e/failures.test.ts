@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
 import { startTarget, waitForFileLine } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { PYTHON, assertUntouched, dumpOk, sleep, spawnCryo, startCounter, taskTids, unusedPid, type Counter } from './e2e.ts';
+import { PYTHON, assertUntouched, dumpOk, killAtEnd, restoreDetached, sleep, spawnCryo, startCounter, taskStatus, taskTids, unusedPid, waitDumpedGone, type Counter } from './e2e.ts';
 
 const STAGES = ['seized', 'injecting', 'collected', 'fds', 'memory', 'images'] as const;
 
@@ -205,7 +205,7 @@ while True:
     time.sleep(0.05)
 `;
 
-test('a task that ignores no signal: its calls are stepped one syscall at a time, and it runs on as it was, even if cryo is killed mid-call', async (t) => {
+test('a task that ignores no signal: its calls are stepped one syscall at a time, it runs on as it was even if cryo is killed mid-call, and the stepped dump restores', async (t) => {
   const dir = tmpDir('cryo-e2e-guard-stepped', t);
   const target = await startTarget([PYTHON, '-c', NO_IGNORED_SCRIPT], { t });
   const pid = target.pid;
@@ -222,15 +222,34 @@ test('a task that ignores no signal: its calls are stepped one syscall at a time
   assertUntouched(pid, 'the task after cryo was killed mid-call');
   assert.equal(statusMask(pid, 'SigCgt'), caught, 'its handlers');
   assert.equal(statusMask(pid, 'SigBlk'), 0n, 'its signal mask');
+  // What the stepped calls collected (its sigactions among them) restores as it was.
+  process.kill(pid, 'SIGKILL');
+  await waitDumpedGone(target);
+  await restoreDetached(img);
+  killAtEnd(t, pid, target.comm);
+  assert.equal(taskStatus(pid)?.name, target.comm, 'restored');
+  await sleep(200);
+  assertUntouched(pid, 'the restored task');
+  assert.equal(statusMask(pid, 'SigCgt'), caught, 'its handlers, restored');
+  assert.equal(statusMask(pid, 'SigIgn'), 0n, 'nothing ignored, restored');
+  assert.equal(statusMask(pid, 'SigBlk'), 0n, 'its signal mask, restored');
 });
 
-test('the counter\'s calls stop at a SIGURG it ignores by default, and it keeps no SIGURG', async (t) => {
+test('the counter\'s calls stop at a SIGURG it ignores by default, and it keeps no SIGURG, nor does its restored checkpoint', async (t) => {
   const dir = tmpDir('cryo-e2e-guard-sigurg', t);
   const c = await startCounter(dir, t, 8);
+  const before = await c.report();
   const img = join(dir, 'img');
   await dumpOk(c.target.pid, img, ['--leave-running']);
   assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /injected calls stop at signal 23/);
   assertUntouched(c.target.pid, 'the counter after the dump');
   const urg = 1n << 22n;
   for (const f of ['SigPnd', 'ShdPnd', 'SigBlk']) assert.equal(statusMask(c.target.pid, f) & urg, 0n, f);
+  process.kill(c.target.pid, 'SIGKILL');
+  await c.target.exited;
+  killAtEnd(t, c.target.pid, c.target.comm);
+  await restoreDetached(img);
+  assertUntouched(c.target.pid, 'the restored counter');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+  for (const f of ['SigPnd', 'ShdPnd', 'SigBlk']) assert.equal(statusMask(c.target.pid, f) & urg, 0n, `${f}, restored`);
 });

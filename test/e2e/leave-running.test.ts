@@ -233,7 +233,7 @@ while True:
     time.sleep(0.05)
 `;
 
-test('--leave-running of a tree whose root is a child subreaper: no snapshot, both processes run on', async (t) => {
+test('--leave-running of a tree whose root is a child subreaper: no snapshot, both processes run on, and the images restore the tree', async (t) => {
   const dir = tmpDir('cryo-e2e-subreaper', t);
   const target = await startTarget([PYTHON, '-c', SUBREAPER_SCRIPT], { t });
   const children = (): string[] => readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
@@ -255,4 +255,16 @@ test('--leave-running of a tree whose root is a child subreaper: no snapshot, bo
   assertUntouched(target.pid, 'the subreaper after the dump');
   assertUntouched(Number(child), 'its child after the dump');
   assert.deepEqual(children(), [child], 'no snapshot left for the subreaper to reap');
+  // The pages copied while frozen make a real checkpoint of both.
+  process.kill(Number(child), 'SIGKILL');
+  process.kill(target.pid, 'SIGKILL');
+  await target.exited;
+  await waitDead(Number(child));
+  await restoreDetached(img);
+  killAtEnd(t, target.pid, target.comm);
+  killAtEnd(t, Number(child), target.comm);
+  await sleep(200);
+  assertUntouched(target.pid, 'the restored subreaper');
+  assertUntouched(Number(child), 'its restored child');
+  assert.equal(taskStatus(Number(child))?.ppid, target.pid, 'the child restored under the subreaper');
 });
