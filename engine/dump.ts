@@ -8,7 +8,7 @@ import type { DumpOptions, DumpResult, DumpStats } from './api.ts';
 import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
 import type { HookName } from './hooks.ts';
 import { ImageWriter, hasMessage } from './images/index.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { logFailure, silentLogger, type Logger } from './log.ts';
 import { TASK, collectCores } from './objects/core.ts';
 import { GHOST_LIMIT, dumpFds, dumpFs, writeFileImages, writePipeData } from './objects/files.ts';
 import { writeFifoData } from './objects/fifo.ts';
@@ -319,7 +319,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (snapshotPlan) dropSnapshots(snapshotPlan);
     stage?.discard();
     images.abort();
-    log.error(`Dumping FAILED: ${(e as Error).message}`);
+    logFailure(log, 'Dumping FAILED', e);
     // A cancelled dump (Ctrl-C) is reported as such; anything not ours is wrapped with the pid.
     if (!(e instanceof CryoError) && !(e instanceof Error && e.name === 'AbortError')) {
       throw new RuntimeError(`dump of ${opts.pid} failed: ${(e as Error).message}`, { cause: e });

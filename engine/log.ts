@@ -42,3 +42,12 @@ export function createLogger(opts: { level?: LogLevel; file?: string | undefined
 }
 
 export const silentLogger: Logger = createLogger({ level: 0 });
+
+/**
+ * The log's last line for a failed dump or restore (`verdict`: "Dumping FAILED"). Its caller
+ * reports the error itself, on stderr: a log there too gets only the verdict, not the same
+ * message twice; a log file keeps the message.
+ */
+export function logFailure(log: Logger, verdict: string, e: unknown): void {
+  log.error(log.fd === 2 ? `${verdict}.` : `${verdict}: ${e instanceof Error ? e.message : String(e)}`);
+}

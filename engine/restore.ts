@@ -26,7 +26,7 @@ import { startHelper, type Helper } from './helper.ts';
 import { killTraced } from './tree.ts';
 import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
-import { silentLogger } from './log.ts';
+import { logFailure, silentLogger } from './log.ts';
 import { TASK, finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
 import { closeOwnFds, restoreFds, restoreFs } from './objects/files.ts';
 import { restoreFileLocks } from './objects/file-locks.ts';
@@ -441,7 +441,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     // Children first: each is reaped by cryo (tracer) before its parent goes.
     const live = created.filter((p) => existsSync(`/proc/${p}`)).reverse();
     killTraced(live, allTids.filter((t) => live.some((p) => existsSync(`/proc/${p}/task/${t}`))));
-    log.error(`Restoring FAILED: ${(e as Error).message}`);
+    logFailure(log, 'Restoring FAILED', e);
     throw e;
   }
 }

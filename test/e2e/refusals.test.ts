@@ -18,6 +18,9 @@ test('a task holding an io_uring: exit 4 naming the fd and io_uring, with a hint
   assert.equal(r.code, 4, `exit ${r.code}:\n${r.stderr}`);
   assert.match(r.stderr, new RegExp(`${target.pid}: can't dump fd ${fd}: anon_inode:\\[io_uring\\]`));
   assert.match(r.stderr, /hint: .*io_uring/i);
+  // The log (on stderr by default) gives the verdict; the error itself is said once, with its hint.
+  assert.match(r.stderr, /^Error: Dumping FAILED\.$/m);
+  assert.equal(r.stderr.split(`can't dump fd ${fd}:`).length, 2, r.stderr);
   assertUntouched(target.pid, 'the io_uring holder');
   await sleep(50);
   assert.ok(Number(parseReport(await requestReport(target.pid, log))['count']) > before, 'it keeps counting');
