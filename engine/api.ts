@@ -19,7 +19,7 @@ export interface DumpOptions {
   readonly leaveStopped?: boolean;
   /** `--shell-job`: allow a root that is not a session leader. */
   readonly shellJob?: boolean;
-  /** `--ghost-limit`: largest deleted-but-open file saved into the images (default 1 MiB, as CRIU). */
+  /** `--ghost-limit`: largest deleted file still open or mapped saved into the images (default 1 MiB, as CRIU). */
   readonly ghostLimit?: number;
   /** `--file-locks`: dump the flock/POSIX locks the tasks hold (without it, such a task is refused, as CRIU does). */
   readonly fileLocks?: boolean;

@@ -26,7 +26,7 @@ export interface DumpContext {
   readonly imagesDir: string;
   readonly log: Logger;
   readonly xsave: XsaveLayout;
-  /** Largest deleted-but-open file saved as a ghost file, bytes. */
+  /** Largest deleted file (open or mapped) saved as a ghost file, bytes. */
   readonly ghostLimit: number;
   readonly fileIds: IdAllocator;
   readonly pagesIds: IdAllocator;
@@ -36,6 +36,8 @@ export interface DumpContext {
   readonly regIds: Map<string, number>;
   /** remap-fpath.img entries: deleted files saved as ghost files. */
   readonly remaps: Record<string, unknown>[];
+  /** Ghost images (remap ids) by the deleted file's inode, "dev:ino": one per file, however many fds and mappings. */
+  readonly ghosts: Map<string, number>;
   /** pipes-data.img: the queued bytes of each pipe, by pipe inode. */
   readonly pipeData: Map<number, { entry: Record<string, unknown>; payload: Buffer }>;
   /** Open file descriptions seen so far in the tree, by fd link, sorted by kcmp order. */
@@ -104,6 +106,8 @@ export interface RestoreContext {
   fileLocks?: Record<string, any>[];
   /** remap-fpath.img once read: file id → ghost image (remap) id. */
   ghostOf?: Map<number, number>;
+  /** Ghost files recreated so far, by remap id: unlinked once every process has opened and mapped them. */
+  ghostPaths?: Map<number, string>;
   /** pipes-data.img once read. */
   pipeData?: Map<number, { entry: Record<string, any>; payload?: Buffer }>;
   /** memfd inodes by memfd.img inode_id, created on first use by an fd or a mapping of any task. */

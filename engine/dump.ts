@@ -211,6 +211,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       files: [],
       regIds: new Map(),
       remaps: [],
+      ghosts: new Map(),
       pipeData: new Map(),
       descriptions: new Map(),
       fifoData: new Map(),

@@ -28,7 +28,7 @@ import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { logFailure, silentLogger } from './log.ts';
 import { TASK, finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
-import { closeOwnFds, restoreFds, restoreFs } from './objects/files.ts';
+import { closeOwnFds, removeGhosts, restoreFds, restoreFs } from './objects/files.ts';
 import { restoreFileLocks } from './objects/file-locks.ts';
 import { releaseMemfds } from './objects/memfd.ts';
 import { abortInetRestore, finishInetRestore } from './objects/inet-sockets.ts';
@@ -401,6 +401,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
 
     const fdTablesDone = new Set<number>();
     for (const b of building) if (!b.lp.zombie) await restoreProcess(ctx, b, fdTablesDone);
+    removeGhosts(ctx);
     releaseMemfds(ctx);
     for (const b of building) if (!b.lp.zombie) finishProcess(ctx, b);
     await pagesHashes.wait();
@@ -438,6 +439,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     pagesHashes.cancel();
     helper?.kill();
     closeOwnFds(ctx);
+    removeGhosts(ctx);
     // Children first: each is reaped by cryo (tracer) before its parent goes.
     const live = created.filter((p) => existsSync(`/proc/${p}`)).reverse();
     killTraced(live, allTids.filter((t) => live.some((p) => existsSync(`/proc/${p}/task/${t}`))));

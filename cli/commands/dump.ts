@@ -31,7 +31,7 @@ export const dumpCommand: CommandModule<object, Args> = {
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the process stopped after the dump' })
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'allow a process that is not a session leader (a shell job)' })
       .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
-      .option('ghost-limit', { type: 'string', describe: 'largest deleted-but-open file to save, e.g. 1M (default), 64M' })
+      .option('ghost-limit', { type: 'string', describe: 'largest deleted file still open or mapped to save, e.g. 1M (default), 64M' })
       .option('file-locks', { alias: 'l', type: 'boolean', describe: 'dump flock and POSIX locks held by the process (refused without it)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
       .option('print-stats', { alias: 'display-stats', type: 'boolean', describe: 'print the dump statistics' })

@@ -1,5 +1,5 @@
 // File descriptors (fdinfo-ID.img), file descriptions (files.img: regular files, character
-// devices by path, deleted-but-open files kept as ghost files, pipes) and the fs state
+// devices by path, deleted files (open or mapped) kept as ghost files, pipes) and the fs state
 // (fs-PID.img: cwd, root, umask). Kinds are picked by a predicate table with an explicit
 // "unsupported" fallback that names the fd, its link and its kind.
 import { closeSync, openSync, readSync, statSync, unlinkSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
@@ -18,7 +18,7 @@ import {
 import { InternalError, RuntimeError, UnsupportedError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { FrozenProcess } from '../tree.ts';
-import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus } from '../proc/index.ts';
+import { readCwd, readFdinfo, readFdLinks, readRoot, readStatus, type Vma } from '../proc/index.ts';
 import { eventfdKind } from './eventfd.ts';
 import { eventpollKind } from './eventpoll.ts';
 import { fifoKind } from './fifo.ts';
@@ -91,37 +91,77 @@ const regularFile: FdKind = {
     }
     const reg: Entry = { id, flags, pos: f.info.pos, fown: FOWN, name, mode: st.mode };
     if (st.isFile()) reg.size = BigInt(st.size);
-    if (deleted !== undefined && st.nlink === 0 && st.isFile()) dumpGhost(ctx, f, id, st.size, st);
+    if (deleted !== undefined && st.nlink === 0 && st.isFile()) saveGhost(ctx, id, f.pid, f.link, `fd ${f.fd}`, `/proc/${f.pid}/fd/${f.fd}`, st);
     return { type: FD_TYPE.REG, id, reg };
   },
 };
 
-function dumpGhost(ctx: DumpContext, f: FdFacts, id: number, size: number, st: ReturnType<typeof statSync> & object): void {
-  if (size > ctx.ghostLimit) {
-    throw new UnsupportedError(`${f.pid}: can't dump ghost file ${f.link} of ${size} bytes (fd ${f.fd}), increase limit`, {
-      hint: `deleted-but-open files are saved into the images up to --ghost-limit (now ${ctx.ghostLimit} bytes)`,
+/**
+ * Saves the deleted file `source` (a /proc magic link to it) as a ghost image, once per inode: the
+ * fds and mappings of one deleted file, in any process of the tree, share one ghost, recreated once
+ * at restore so they share one file again. `what` names the user for the refusal (`fd 3`).
+ */
+function saveGhost(ctx: DumpContext, id: number, pid: number, shown: string, what: string, source: string, st: ReturnType<typeof statSync> & object): void {
+  const key = `${st.dev}:${st.ino}`;
+  let remapId = ctx.ghosts.get(key);
+  if (remapId === undefined) {
+    const size = Number(st.size);
+    if (size > ctx.ghostLimit) {
+      throw new UnsupportedError(`${pid}: can't dump ghost file ${shown} of ${size} bytes (${what}), increase limit`, {
+        hint: `deleted files still open or mapped are saved into the images up to --ghost-limit (now ${ctx.ghostLimit} bytes)`,
+      });
+    }
+    const content = Buffer.alloc(size);
+    const fd = openSync(source, 'r');
+    try {
+      let off = 0;
+      while (off < size) {
+        const n = readSync(fd, content, off, size - off, off);
+        if (n <= 0) break;
+        off += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    remapId = ctx.fileIds.next();
+    const ms = (t: number): Entry => ({ tv_sec: BigInt(Math.floor(t / 1000)), tv_usec: BigInt(Math.round((t % 1000) * 1000)) });
+    const ghost: Entry = {
+      uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), dev: Number(st.dev) >>> 0, ino: BigInt(st.ino),
+      atim: ms(Number(st.atimeMs)), mtim: ms(Number(st.mtimeMs)), chunks: false, size: BigInt(size),
+    };
+    ctx.images.write('GHOST_FILE', [ghost], { id: remapId, payloads: [content] });
+    ctx.ghosts.set(key, remapId);
+  }
+  ctx.remaps.push({ orig_id: id, remap_id: remapId, remap_type: 1 /* GHOST */ });
+}
+
+/**
+ * The files.img REG id of the deleted file mapped at `v` (a POSIX semaphore or shm_open() object
+ * unlinked after mmap, a scratch file): one entry per inode, saved as a ghost file as CRIU does.
+ * A file replaced under its name but still linked elsewhere (nlink > 0) is refused.
+ */
+export function internMappedGhost(ctx: DumpContext, pid: number, v: Vma): number {
+  const at = `0x${v.start.toString(16)}`;
+  const source = `/proc/${pid}/map_files/${v.start.toString(16)}-${v.end.toString(16)}`;
+  let st: ReturnType<typeof statSync> & object;
+  try {
+    st = statSync(source);
+  } catch (e) {
+    throw new RuntimeError(`${pid}: can't stat the deleted file ${v.path} mapped at ${at}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!st.isFile() || st.nlink !== 0) {
+    throw new UnsupportedError(`${pid}: mapping of a deleted file ${v.path} at ${at}, still linked elsewhere`, {
+      hint: 'the file was replaced (a package upgrade?) while mapped; restart the process before checkpointing',
     });
   }
-  const content = Buffer.alloc(size);
-  const fd = openSync(`/proc/${f.pid}/fd/${f.fd}`, 'r');
-  try {
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, content, off, size - off, off);
-      if (n <= 0) break;
-      off += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  const remapId = ctx.fileIds.next();
-  const ms = (t: number): Entry => ({ tv_sec: BigInt(Math.floor(t / 1000)), tv_usec: BigInt(Math.round((t % 1000) * 1000)) });
-  const ghost: Entry = {
-    uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode), dev: Number(st.dev) >>> 0, ino: BigInt(st.ino),
-    atim: ms(Number(st.atimeMs)), mtim: ms(Number(st.mtimeMs)), chunks: false, size: BigInt(size),
-  };
-  ctx.images.write('GHOST_FILE', [ghost], { id: remapId, payloads: [content] });
-  ctx.remaps.push({ orig_id: id, remap_id: remapId, remap_type: 1 /* GHOST */ });
+  const key = `\0ghost ${st.dev}:${st.ino}`;
+  const have = ctx.regIds.get(key);
+  if (have !== undefined) return have;
+  const id = ctx.fileIds.next();
+  ctx.files.push({ type: FD_TYPE.REG, id, reg: { id, flags: 0, pos: 0n, fown: FOWN, name: v.path, mode: st.mode, size: BigInt(st.size) } });
+  ctx.regIds.set(key, id);
+  saveGhost(ctx, id, pid, v.path, `mapped at ${at}`, source, st);
+  return id;
 }
 
 /** Writes the images that collect across processes: files.img and remap-fpath.img. */
@@ -304,60 +344,79 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
   if (!table) throw new InternalError(`fd table ${filesId} was not loaded`);
   const fdinfo = [...table].sort((a, b) => a.fd - b.fd);
   const opened = new Map<number, number>(); // file id → fd in the task holding it
-  const ghostOf = ghostImages(ctx);
-  const ghosts: string[] = [];
   const late: (() => void)[] = [];
   // Spare fds (cryo's pidfd in the task) live above every fd of the image.
   task.spareFdBase = fdinfo.reduce((m, e) => Math.max(m, Number(e.fd)), 0) + 1;
-  try {
-    for (const e of fdinfo) {
-      const id = Number(e.id);
-      const cloexec = (e.flags & FD_CLOEXEC) !== 0;
-      const first = opened.get(id);
-      if (first !== undefined) {
-        t.call('dup3', NR.dup3, first, e.fd, cloexec ? O.CLOEXEC : 0);
-        continue;
-      }
-      const file = ctx.files.get(id);
-      if (!file) throw new RuntimeError(`fdinfo-${filesId}.img: fd ${e.fd} names file id ${id}, missing from files.img`);
-      let fd: number;
-      const own = ctx.ownFds.get(id);
-      if (own !== undefined) {
-        // Already built for another process of the tree (or in cryo): the same description.
-        fd = installFd(task, own);
-      } else if (file.type === FD_TYPE.REG) {
-        const reg = file.reg as Entry;
-        let path = reg.name as string;
-        const remapId = ghostOf.get(id);
-        if (remapId !== undefined) {
-          path = recreateGhost(ctx, remapId, path);
-          ghosts.push(path);
-        }
-        fd = openInTask(task, path, Number(reg.flags) & ~(O.CREAT | O.TRUNC | O.EXCL));
-        if (BigInt(reg.pos ?? 0) !== 0n) t.call('lseek', NR.lseek, fd, BigInt(reg.pos), 0);
-      } else {
-        const kind = FD_KINDS.find((k) => k.type === file.type && (k.restore || k.open));
-        if (!kind) throw new RuntimeError(`files.img: fd ${e.fd} has a file type (${file.type}) this cryo can't restore`);
-        if (kind.restore) fd = kind.restore(ctx, task, file);
-        else {
-          const mine = kind.open!(ctx, file);
-          ctx.ownFds.set(id, mine);
-          fd = installFd(task, mine);
-        }
-        if (kind.afterAll) late.push(() => kind.afterAll!(ctx, task, file, e.fd));
-      }
-      if (own === undefined && !ctx.ownFds.has(id) && ctx.sharedFiles.has(id)) {
-        // Other processes of the tree use this description too: keep a copy to hand them.
-        ctx.ownFds.set(id, copyFdOf(task.pid, fd));
-      }
-      placeFd(task, fd, e.fd, cloexec);
-      opened.set(id, e.fd);
+  for (const e of fdinfo) {
+    const id = Number(e.id);
+    const cloexec = (e.flags & FD_CLOEXEC) !== 0;
+    const first = opened.get(id);
+    if (first !== undefined) {
+      t.call('dup3', NR.dup3, first, e.fd, cloexec ? O.CLOEXEC : 0);
+      continue;
     }
-    for (const run of late) run();
-    closeCryoPidfd(task);
-  } finally {
-    for (const g of ghosts) unlinkSync(g);
+    const file = ctx.files.get(id);
+    if (!file) throw new RuntimeError(`fdinfo-${filesId}.img: fd ${e.fd} names file id ${id}, missing from files.img`);
+    let fd: number;
+    const own = ctx.ownFds.get(id);
+    if (own !== undefined) {
+      // Already built for another process of the tree (or in cryo): the same description.
+      fd = installFd(task, own);
+    } else if (file.type === FD_TYPE.REG) {
+      const reg = file.reg as Entry;
+      fd = openInTask(task, regFilePath(ctx, id), Number(reg.flags) & ~(O.CREAT | O.TRUNC | O.EXCL));
+      if (BigInt(reg.pos ?? 0) !== 0n) t.call('lseek', NR.lseek, fd, BigInt(reg.pos), 0);
+    } else {
+      const kind = FD_KINDS.find((k) => k.type === file.type && (k.restore || k.open));
+      if (!kind) throw new RuntimeError(`files.img: fd ${e.fd} has a file type (${file.type}) this cryo can't restore`);
+      if (kind.restore) fd = kind.restore(ctx, task, file);
+      else {
+        const mine = kind.open!(ctx, file);
+        ctx.ownFds.set(id, mine);
+        fd = installFd(task, mine);
+      }
+      if (kind.afterAll) late.push(() => kind.afterAll!(ctx, task, file, e.fd));
+    }
+    if (own === undefined && !ctx.ownFds.has(id) && ctx.sharedFiles.has(id)) {
+      // Other processes of the tree use this description too: keep a copy to hand them.
+      ctx.ownFds.set(id, copyFdOf(task.pid, fd));
+    }
+    placeFd(task, fd, e.fd, cloexec);
+    opened.set(id, e.fd);
   }
+  for (const run of late) run();
+  closeCryoPidfd(task);
+}
+
+/**
+ * The path a task opens files.img REG entry `id` by: its name, or for a deleted file the ghost
+ * recreated from its image — once per ghost, so every fd and mapping of it, in every process,
+ * shares one file again. removeGhosts() unlinks them.
+ */
+export function regFilePath(ctx: RestoreContext, id: number): string {
+  const name = (ctx.files.get(id)?.reg as Entry | undefined)?.name as string | undefined;
+  if (name === undefined) throw new RuntimeError(`files.img: regular file id ${id} is missing`);
+  const remapId = ghostImages(ctx).get(id);
+  if (remapId === undefined) return name;
+  ctx.ghostPaths ??= new Map();
+  let path = ctx.ghostPaths.get(remapId);
+  if (path === undefined) {
+    path = recreateGhost(ctx, remapId, name);
+    ctx.ghostPaths.set(remapId, path);
+  }
+  return path;
+}
+
+/** Unlinks the ghost files recreated for the restore (every process has opened and mapped them, or it failed). */
+export function removeGhosts(ctx: RestoreContext): void {
+  for (const path of ctx.ghostPaths?.values() ?? []) {
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      ctx.log.warn(`can't remove the recreated deleted file ${path}: ${(e as Error).message}`);
+    }
+  }
+  ctx.ghostPaths?.clear();
 }
 
 /** remap-fpath.img, read once per restore: file id → ghost image (remap) id. */

@@ -29,7 +29,7 @@ import { RAW_BUFFER_BYTES, type PreparedRawImage } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
 import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask, type PageRun as TaskPageRun } from './task-pages.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
-import { internRegFile, openInTask } from './files.ts';
+import { internMappedGhost, internRegFile, openInTask, regFilePath } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
 import { dropSnapshot, snapshotRefusal, takeSnapshot, type DeferredPages, type SnapshotPlan } from './snapshot.ts';
 
@@ -127,13 +127,9 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
     }
     throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'this kind of shared mapping is not supported yet' });
   }
-  if (v.deleted) {
-    throw new UnsupportedError(`${pid}: mapping of a deleted file ${v.path} at 0x${v.start.toString(16)}`, {
-      hint: 'the file was removed or replaced (a package upgrade?) while mapped; restart the process before checkpointing',
-    });
-  }
   const fdflags = v.shared && v.prot & PROT.WRITE ? O.RDWR : O.RDONLY;
-  const id = internRegFile(ctx, pid, v.path, { mapped: true });
+  // A deleted file (a POSIX semaphore or shm_open() object unlinked after mmap) is saved as a ghost.
+  const id = v.deleted ? internMappedGhost(ctx, pid, v) : internRegFile(ctx, pid, v.path, { mapped: true });
   const e = entry((v.shared ? MAP.SHARED : MAP.PRIVATE) | growsdown, VMA.AREA_REGULAR | (v.shared ? VMA.FILE_SHARED : VMA.FILE_PRIVATE), v.offset, BigInt(id));
   e.fdflags = fdflags;
   return { vma: v, pages: v.shared ? 'none' : 'private', entry: e };
@@ -609,9 +605,8 @@ export async function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: 
       const id = Number(v.shmid);
       fd = fileFds.get(id) ?? -1;
       if (fd < 0) {
-        const file = ctx.files.get(id);
-        if (!file?.reg) throw new RuntimeError(`mm-${task.pid}.img: mapped file id ${id} missing from files.img`);
-        fd = openInTask(task, file.reg.name as string, Number(v.fdflags ?? O.RDONLY));
+        if (!ctx.files.get(id)?.reg) throw new RuntimeError(`mm-${task.pid}.img: mapped file id ${id} missing from files.img`);
+        fd = openInTask(task, regFilePath(ctx, id), Number(v.fdflags ?? O.RDONLY));
         fileFds.set(id, fd);
       }
     }

@@ -1,0 +1,116 @@
+// Mappings of deleted files — what POSIX semaphores, shm_open() objects unlinked after mmap and
+// scratch files leave — are saved as ghost files, one per inode (CRIU: ghost files under
+// --ghost-limit), and shared again after restore by every process and fd that had them.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCryo } from '../helpers/cryo.ts';
+import { buildTarget, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+import { PYTHON, assertUntouched, dumpOk, killAtEnd, restoreDetached, sleep, waitDumpedGone } from './e2e.ts';
+
+/** The deleted files each process maps, as `name inode` from its maps. */
+function deletedMaps(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith(' (deleted)'))
+    .map((l) => {
+      const f = l.split(/\s+/);
+      return `${f[5]!.split('/').at(-1)} ${f[4]}`;
+    })
+    .sort();
+}
+
+test('mappings of deleted files (shared with a child and an fd, and private, written): one ghost per file; after restore the child\'s increments are seen, the fd and the mapping are one file, the private page is kept, and the files are deleted again', async (t) => {
+  const dir = tmpDir('cryo-e2e-unlink-mmap', t);
+  const log = join(dir, 'report.log');
+  const target = await startTarget([buildTarget('unlink_mmap'), log, dir], { t });
+  const child = Number(parseReport(target.output())['child']);
+  killAtEnd(t, child, 'unlink_mmap');
+  const report = async (): Promise<Record<string, string>> => parseReport(await requestReport(target.pid, log));
+  const before = await report();
+  assert.deepEqual([before['sum'], before['fd_map'], before['private']], ['ok', 'ok', 'ok']);
+  const mapsBefore = deletedMaps(target.pid);
+  assert.equal(mapsBefore.length, 2, mapsBefore.join(', '));
+
+  const img = join(dir, 'img');
+  await dumpOk(target.pid, img);
+  await waitDumpedGone(target);
+  // shared.bin is mapped by both processes and open in the parent: still one ghost.
+  assert.equal(readdirSync(img).filter((f) => f.startsWith('ghost-file-')).length, 2, readdirSync(img).join(' '));
+
+  await restoreDetached(img);
+  assertUntouched(target.pid, 'the restored parent');
+  const a = await report();
+  assert.deepEqual([a['sum'], a['fd_map'], a['private']], ['ok', 'ok', 'ok'], JSON.stringify(a));
+  assert.ok(Number(a['counter']) >= Number(before['counter']), 'the counter did not go back');
+  await sleep(100);
+  const b = await report();
+  assert.ok(Number(b['counter']) > Number(a['counter']) + 5, `the parent sees the child's increments (${a['counter']} -> ${b['counter']})`);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.bin') || f.includes('cryo-ghost')), [], 'the recreated files are deleted again');
+  const parentMaps = deletedMaps(target.pid);
+  assert.deepEqual(parentMaps.map((m) => m.split(' ')[0]), ['private.bin', 'shared.bin']);
+  assert.ok(deletedMaps(child).includes(parentMaps.find((m) => m.startsWith('shared.bin'))!), 'the child maps the same shared.bin inode');
+});
+
+test('a mapped deleted file over --ghost-limit is refused by name and the task runs on; raising the limit dumps it', async (t) => {
+  const dir = tmpDir('cryo-e2e-unlink-mmap-big', t);
+  const log = join(dir, 'report.log');
+  // No fd open on it (`nofd`): the mapping itself is what is refused.
+  const target = await startTarget([buildTarget('unlink_mmap'), log, dir, String(2 << 20), 'nofd'], { t });
+  const child = Number(parseReport(target.output())['child']);
+  killAtEnd(t, child, 'unlink_mmap');
+  const r = await runCryo(['dump', '-t', String(target.pid), '-D', join(dir, 'img')]);
+  assert.equal(r.code, 4, `exit ${r.code}:\n${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`${target.pid}: can't dump ghost file .*shared\\.bin of 2097152 bytes \\(mapped at 0x[0-9a-f]+\\), increase limit`));
+  assert.match(r.stderr, /hint: deleted files still open or mapped are saved .*--ghost-limit/);
+  for (const pid of [target.pid, child]) assertUntouched(pid);
+  const a = await report(target.pid, log);
+  await sleep(100);
+  assert.ok(Number((await report(target.pid, log))['counter']) > Number(a['counter']), 'the child still counts in the shared mapping');
+  await dumpOk(target.pid, join(dir, 'img2'), ['--ghost-limit', '4M', '-R']);
+  for (const pid of [target.pid, child]) assertUntouched(pid);
+});
+
+async function report(pid: number, log: string): Promise<Record<string, string>> {
+  return parseReport(await requestReport(pid, log));
+}
+
+// multiprocessing's locks and queues are POSIX semaphores: sem_open() files in /dev/shm,
+// unlinked at once and mapped by the parent and every worker.
+const POOL = `
+import multiprocessing as mp, sys, time
+def square(x):
+    return x * x
+if __name__ == '__main__':
+    lock = mp.Lock()
+    log = open(sys.argv[1], 'a', buffering=1)
+    with mp.Pool(2) as pool:
+        print('ready', flush=True)
+        n = 0
+        while True:
+            n += 1
+            with lock:
+                total = sum(pool.map(square, range(5)))
+            log.write(f'{n} {total}\\n')
+            time.sleep(0.02)
+`;
+
+test('python multiprocessing (a Pool and a Lock: semaphores in deleted /dev/shm files) counts on after dump + restore', async (t) => {
+  const dir = tmpDir('cryo-e2e-mp-pool', t);
+  const log = join(dir, 'pool.log');
+  const target = await startTarget([PYTHON, '-c', POOL, log], { t });
+  await waitForFileLine(log, (l) => l.startsWith('3 '));
+  const workers = readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  for (const w of workers) killAtEnd(t, w, 'python3');
+  assert.ok(deletedMaps(target.pid).some((m) => m.startsWith('sem.')), 'the pool maps deleted semaphore files');
+  await dumpOk(target.pid, join(dir, 'img'));
+  await waitDumpedGone(target);
+  const atDump = readFileSync(log, 'utf8');
+  const last = Number(atDump.trim().split('\n').at(-1)!.split(' ')[0]);
+  await restoreDetached(join(dir, 'img'));
+  const line = await waitForFileLine(log, (l) => Number(l.split(' ')[0]) >= last + 10, 5000, { since: atDump.length });
+  assert.equal(line.split(' ')[1], '30', 'the pool still computes');
+  assert.ok(!existsSync(`/dev/shm/${deletedMaps(target.pid).find((m) => m.startsWith('sem.'))!.split(' ')[0]}`), 'the semaphores are deleted again');
+});
