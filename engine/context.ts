@@ -106,8 +106,8 @@ export interface RestoreContext {
   fileLocks?: Record<string, any>[];
   /** remap-fpath.img once read: file id → ghost image (remap) id. */
   ghostOf?: Map<number, number>;
-  /** Ghost files recreated so far, by remap id: unlinked once every process has opened and mapped them. */
-  ghostPaths?: Map<number, string>;
+  /** Ghosts recreated so far, by remap id: removed once every process has opened, mapped or entered them. */
+  ghosts?: Map<number, { readonly path: string; readonly dir: boolean; readonly parents: readonly string[] }>;
   /** pipes-data.img once read. */
   pipeData?: Map<number, { entry: Record<string, any>; payload?: Buffer }>;
   /** memfd inodes by memfd.img inode_id, created on first use by an fd or a mapping of any task. */

@@ -2,7 +2,8 @@
 // devices by path, deleted files (open or mapped) kept as ghost files, pipes) and the fs state
 // (fs-PID.img: cwd, root, umask). Kinds are picked by a predicate table with an explicit
 // "unsupported" fallback that names the fd, its link and its kind.
-import { closeSync, openSync, readSync, statSync, unlinkSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readSync, rmdirSync, statSync, unlinkSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   F,
   FD_CLOEXEC,
@@ -91,37 +92,40 @@ const regularFile: FdKind = {
     }
     const reg: Entry = { id, flags, pos: f.info.pos, fown: FOWN, name, mode: st.mode };
     if (st.isFile()) reg.size = BigInt(st.size);
-    if (deleted !== undefined && st.nlink === 0 && st.isFile()) saveGhost(ctx, id, f.pid, f.link, `fd ${f.fd}`, `/proc/${f.pid}/fd/${f.fd}`, st);
+    if (deleted !== undefined && st.nlink === 0 && (st.isFile() || st.isDirectory())) saveGhost(ctx, id, f.pid, f.link, `fd ${f.fd}`, `/proc/${f.pid}/fd/${f.fd}`, st);
     return { type: FD_TYPE.REG, id, reg };
   },
 };
 
 /**
  * Saves the deleted file `source` (a /proc magic link to it) as a ghost image, once per inode: the
- * fds and mappings of one deleted file, in any process of the tree, share one ghost, recreated once
- * at restore so they share one file again. `what` names the user for the refusal (`fd 3`).
+ * fds, mappings and cwds of one deleted file or directory, in any process of the tree, share one
+ * ghost, recreated once at restore so they share one file again. `what` names the user for the
+ * refusal (`fd 3`). A directory's ghost has no content.
  */
 function saveGhost(ctx: DumpContext, id: number, pid: number, shown: string, what: string, source: string, st: ReturnType<typeof statSync> & object): void {
   const key = `${st.dev}:${st.ino}`;
   let remapId = ctx.ghosts.get(key);
   if (remapId === undefined) {
-    const size = Number(st.size);
+    const size = st.isDirectory() ? 0 : Number(st.size);
     if (size > ctx.ghostLimit) {
       throw new UnsupportedError(`${pid}: can't dump ghost file ${shown} of ${size} bytes (${what}), increase limit`, {
         hint: `deleted files still open or mapped are saved into the images up to --ghost-limit (now ${ctx.ghostLimit} bytes)`,
       });
     }
     const content = Buffer.alloc(size);
-    const fd = openSync(source, 'r');
-    try {
-      let off = 0;
-      while (off < size) {
-        const n = readSync(fd, content, off, size - off, off);
-        if (n <= 0) break;
-        off += n;
+    if (size > 0) {
+      const fd = openSync(source, 'r');
+      try {
+        let off = 0;
+        while (off < size) {
+          const n = readSync(fd, content, off, size - off, off);
+          if (n <= 0) break;
+          off += n;
+        }
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
     }
     remapId = ctx.fileIds.next();
     const ms = (t: number): Entry => ({ tv_sec: BigInt(Math.floor(t / 1000)), tv_usec: BigInt(Math.round((t % 1000) * 1000)) });
@@ -136,32 +140,39 @@ function saveGhost(ctx: DumpContext, id: number, pid: number, shown: string, wha
 }
 
 /**
- * The files.img REG id of the deleted file mapped at `v` (a POSIX semaphore or shm_open() object
- * unlinked after mmap, a scratch file): one entry per inode, saved as a ghost file as CRIU does.
- * A file replaced under its name but still linked elsewhere (nlink > 0) is refused.
+ * The files.img REG id of a deleted file or directory that a process maps or has as its cwd or
+ * root (`link`: what /proc printed, ending in " (deleted)"; `source`: the /proc magic link to it):
+ * one entry per inode, saved as a ghost as CRIU does — a POSIX semaphore or shm_open() object
+ * unlinked after mmap, a scratch file, a removed working directory. One replaced under its name
+ * but still linked elsewhere (nlink > 0) is refused.
  */
-export function internMappedGhost(ctx: DumpContext, pid: number, v: Vma): number {
-  const at = `0x${v.start.toString(16)}`;
-  const source = `/proc/${pid}/map_files/${v.start.toString(16)}-${v.end.toString(16)}`;
+function internGhost(ctx: DumpContext, pid: number, name: string, what: string, source: string): number {
   let st: ReturnType<typeof statSync> & object;
   try {
     st = statSync(source);
   } catch (e) {
-    throw new RuntimeError(`${pid}: can't stat the deleted file ${v.path} mapped at ${at}: ${(e as Error).message}`, { cause: e });
+    throw new RuntimeError(`${pid}: can't stat the deleted file ${name} (${what}): ${(e as Error).message}`, { cause: e });
   }
-  if (!st.isFile() || st.nlink !== 0) {
-    throw new UnsupportedError(`${pid}: mapping of a deleted file ${v.path} at ${at}, still linked elsewhere`, {
-      hint: 'the file was replaced (a package upgrade?) while mapped; restart the process before checkpointing',
+  if (!(st.isFile() || st.isDirectory()) || st.nlink !== 0) {
+    throw new UnsupportedError(`${pid}: ${what}: the deleted file ${name} is still linked elsewhere`, {
+      hint: 'the file was replaced (a package upgrade?) while in use; restart the process before checkpointing',
     });
   }
   const key = `\0ghost ${st.dev}:${st.ino}`;
   const have = ctx.regIds.get(key);
   if (have !== undefined) return have;
   const id = ctx.fileIds.next();
-  ctx.files.push({ type: FD_TYPE.REG, id, reg: { id, flags: 0, pos: 0n, fown: FOWN, name: v.path, mode: st.mode, size: BigInt(st.size) } });
+  const reg: Entry = { id, flags: 0, pos: 0n, fown: FOWN, name, mode: st.mode };
+  if (st.isFile()) reg.size = BigInt(st.size);
+  ctx.files.push({ type: FD_TYPE.REG, id, reg });
   ctx.regIds.set(key, id);
-  saveGhost(ctx, id, pid, v.path, `mapped at ${at}`, source, st);
+  saveGhost(ctx, id, pid, name, what, source, st);
   return id;
+}
+
+/** The files.img REG id of the deleted file mapped at `v` (see internGhost). */
+export function internMappedGhost(ctx: DumpContext, pid: number, v: Vma): number {
+  return internGhost(ctx, pid, v.path, `mapped at 0x${v.start.toString(16)}`, `/proc/${pid}/map_files/${v.start.toString(16)}-${v.end.toString(16)}`);
 }
 
 /** Writes the images that collect across processes: files.img and remap-fpath.img. */
@@ -248,8 +259,12 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
 
 /** fs-PID.img: cwd, root and umask of one process. */
 export function dumpFs(ctx: DumpContext, pid: number): void {
-  const cwd = internRegFile(ctx, pid, readCwd(pid));
-  const root = internRegFile(ctx, pid, readRoot(pid));
+  const dir = (link: string, which: 'cwd' | 'root'): number => {
+    const deleted = deletedPath(link);
+    return deleted === undefined ? internRegFile(ctx, pid, link) : internGhost(ctx, pid, deleted, which, `/proc/${pid}/${which}`);
+  };
+  const cwd = dir(readCwd(pid), 'cwd');
+  const root = dir(readRoot(pid), 'root');
   const umask = readStatus(pid).umask ?? 0o022;
   ctx.images.write('FS', [{ cwd_id: cwd, root_id: root, umask }], { id: pid });
 }
@@ -313,22 +328,47 @@ function placeFd(task: RestoreTask, fd: number, target: number, cloexec: boolean
   }
 }
 
-function recreateGhost(ctx: RestoreContext, remapId: number, name: string): string {
+/** A ghost recreated for a restore: the path, and whether it (and `parents`, made for it) are directories to rmdir. */
+interface RecreatedGhost {
+  readonly path: string;
+  readonly dir: boolean;
+  /** Missing parent directories made for it, deepest first (a removed directory tree). */
+  readonly parents: readonly string[];
+}
+
+/** Makes the missing ancestors of `path`, returning them deepest first. */
+function makeParents(path: string): string[] {
+  const made: string[] = [];
+  for (let p = dirname(path); !existsSync(p); p = dirname(p)) made.push(p);
+  for (const p of [...made].reverse()) mkdirSync(p, 0o700);
+  return made;
+}
+
+function recreateGhost(ctx: RestoreContext, remapId: number, name: string): RecreatedGhost {
   const [{ entry, payload }] = ctx.images.readWithPayloads('GHOST_FILE', remapId) as { entry: Entry; payload?: Buffer }[] as [{ entry: Entry; payload?: Buffer }];
+  const mode = Number(entry.mode);
+  const dir = (mode & fsConstants.S_IFMT) === fsConstants.S_IFDIR;
+  let parents: string[] = [];
+  try {
+    parents = makeParents(name);
+  } catch (e) {
+    throw new RuntimeError(`can't recreate deleted file ${name}: ${(e as Error).message}`, { cause: e });
+  }
   for (let i = 0; ; i++) {
     const path = i === 0 ? name : `${name}.cryo-ghost-${process.pid}-${i}`;
     try {
-      writeFileSync(path, payload ?? Buffer.alloc(0), { flag: 'wx', mode: Number(entry.mode) & 0o7777 });
-      chmodSync(path, Number(entry.mode) & 0o7777);
+      if (dir) mkdirSync(path, mode & 0o7777);
+      else writeFileSync(path, payload ?? Buffer.alloc(0), { flag: 'wx', mode: mode & 0o7777 });
+      chmodSync(path, mode & 0o7777);
       try {
         chownSync(path, Number(entry.uid), Number(entry.gid));
       } catch {
         /* keep root's */
       }
-      return path;
+      return { path, dir, parents };
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST' || i > 100) {
-        throw new RuntimeError(`can't recreate deleted file ${name}: ${(e as Error).message}`, { cause: e });
+        throw new RuntimeError(`can't recreate deleted ${dir ? 'directory' : 'file'} ${name}: ${(e as Error).message}`, { cause: e });
       }
     }
   }
@@ -398,25 +438,33 @@ export function regFilePath(ctx: RestoreContext, id: number): string {
   if (name === undefined) throw new RuntimeError(`files.img: regular file id ${id} is missing`);
   const remapId = ghostImages(ctx).get(id);
   if (remapId === undefined) return name;
-  ctx.ghostPaths ??= new Map();
-  let path = ctx.ghostPaths.get(remapId);
-  if (path === undefined) {
-    path = recreateGhost(ctx, remapId, name);
-    ctx.ghostPaths.set(remapId, path);
+  ctx.ghosts ??= new Map();
+  let ghost = ctx.ghosts.get(remapId);
+  if (ghost === undefined) {
+    ghost = recreateGhost(ctx, remapId, name);
+    ctx.ghosts.set(remapId, ghost);
   }
-  return path;
+  return ghost.path;
 }
 
-/** Unlinks the ghost files recreated for the restore (every process has opened and mapped them, or it failed). */
+/**
+ * Removes the ghosts recreated for the restore, and the parents made for them (every process has
+ * opened, mapped or entered them, or the restore failed). Files first: a ghost file may sit in a
+ * ghost directory.
+ */
 export function removeGhosts(ctx: RestoreContext): void {
-  for (const path of ctx.ghostPaths?.values() ?? []) {
+  const ghosts = [...(ctx.ghosts?.values() ?? [])].sort((a, b) => Number(a.dir) - Number(b.dir) || b.path.length - a.path.length);
+  const remove = (path: string, dir: boolean): void => {
     try {
-      unlinkSync(path);
+      if (dir) rmdirSync(path);
+      else unlinkSync(path);
     } catch (e) {
-      ctx.log.warn(`can't remove the recreated deleted file ${path}: ${(e as Error).message}`);
+      ctx.log.warn(`can't remove the recreated deleted ${dir ? 'directory' : 'file'} ${path}: ${(e as Error).message}`);
     }
-  }
-  ctx.ghostPaths?.clear();
+  };
+  for (const g of ghosts) remove(g.path, g.dir);
+  for (const g of ghosts) for (const p of g.parents) if (existsSync(p)) remove(p, true);
+  ctx.ghosts?.clear();
 }
 
 /** remap-fpath.img, read once per restore: file id → ghost image (remap) id. */
@@ -459,9 +507,8 @@ export function restoreFs(ctx: RestoreContext, task: RestoreTask): void {
   if (!fs) return;
   const t = task.remote.leader;
   const dir = (id: number): string => {
-    const f = ctx.files.get(id);
-    if (!f?.reg) throw new RuntimeError(`fs-${task.pid}.img: directory id ${id} missing from files.img`);
-    return f.reg.name as string;
+    if (!ctx.files.get(id)?.reg) throw new RuntimeError(`fs-${task.pid}.img: directory id ${id} missing from files.img`);
+    return regFilePath(ctx, id);
   };
   const root = dir(Number(fs.root_id));
   if (root !== '/') t.call('chroot', NR.chroot, task.remote.putString(PATH_OFF, root));

@@ -1,8 +1,9 @@
 // Mappings of deleted files — what POSIX semaphores, shm_open() objects unlinked after mmap and
-// scratch files leave — are saved as ghost files, one per inode (CRIU: ghost files under
-// --ghost-limit), and shared again after restore by every process and fd that had them.
+// scratch files leave — and removed working directories are saved as ghost files, one per inode
+// (CRIU: ghost files under --ghost-limit), and shared again after restore by every process and fd
+// that had them.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
@@ -113,4 +114,23 @@ test('python multiprocessing (a Pool and a Lock: semaphores in deleted /dev/shm 
   const line = await waitForFileLine(log, (l) => Number(l.split(' ')[0]) >= last + 10, 5000, { since: atDump.length });
   assert.equal(line.split(' ')[1], '30', 'the pool still computes');
   assert.ok(!existsSync(`/dev/shm/${deletedMaps(target.pid).find((m) => m.startsWith('sem.'))!.split(' ')[0]}`), 'the semaphores are deleted again');
+});
+
+test('a removed working directory (and its removed parent) is the cwd again after restore, and removed again', async (t) => {
+  const dir = tmpDir('cryo-e2e-deleted-cwd', t);
+  const cwd = join(dir, 'parent', 'cwd');
+  mkdirSync(cwd, { recursive: true });
+  const log = join(dir, 'count.log');
+  const target = await startTarget(['/bin/sh', '-c', `cd ${cwd} && echo ready && i=0 && while :; do i=$((i+1)); echo $i >> ${log}; sleep 0.02; done`], { t });
+  rmSync(join(dir, 'parent'), { recursive: true });
+  assert.equal(readlinkSync(`/proc/${target.pid}/cwd`), `${cwd} (deleted)`);
+  await waitForFileLine(log, (l) => l === '3');
+  await dumpOk(target.pid, join(dir, 'img'));
+  await waitDumpedGone(target);
+  const atDump = readFileSync(log, 'utf8');
+  const last = Number(atDump.trim().split('\n').at(-1));
+  await restoreDetached(join(dir, 'img'));
+  assert.equal(readlinkSync(`/proc/${target.pid}/cwd`), `${cwd} (deleted)`, 'the same directory, deleted');
+  await waitForFileLine(log, (l) => Number(l) >= last + 5, 5000, { since: atDump.length });
+  assert.equal(existsSync(join(dir, 'parent')), false, 'the recreated directories are removed again');
 });
