@@ -3,7 +3,7 @@
 // (CRIU: ghost files under --ghost-limit), and shared again after restore by every process and fd
 // that had them.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
@@ -116,12 +116,12 @@ test('python multiprocessing (a Pool and a Lock: semaphores in deleted /dev/shm 
   assert.ok(!existsSync(`/dev/shm/${deletedMaps(target.pid).find((m) => m.startsWith('sem.'))!.split(' ')[0]}`), 'the semaphores are deleted again');
 });
 
-test('a removed working directory (and its removed parent) is the cwd again after restore, and removed again', async (t) => {
+test('a removed working directory (and its removed parent), also open as fd 7, is the cwd and fd 7 again after restore — one directory — and removed again', async (t) => {
   const dir = tmpDir('cryo-e2e-deleted-cwd', t);
   const cwd = join(dir, 'parent', 'cwd');
   mkdirSync(cwd, { recursive: true });
   const log = join(dir, 'count.log');
-  const target = await startTarget(['/bin/sh', '-c', `cd ${cwd} && echo ready && i=0 && while :; do i=$((i+1)); echo $i >> ${log}; sleep 0.02; done`], { t });
+  const target = await startTarget(['/bin/sh', '-c', `cd ${cwd} && exec 7<. && echo ready && i=0 && while :; do i=$((i+1)); echo $i >> ${log}; sleep 0.02; done`], { t });
   rmSync(join(dir, 'parent'), { recursive: true });
   assert.equal(readlinkSync(`/proc/${target.pid}/cwd`), `${cwd} (deleted)`);
   await waitForFileLine(log, (l) => l === '3');
@@ -131,6 +131,8 @@ test('a removed working directory (and its removed parent) is the cwd again afte
   const last = Number(atDump.trim().split('\n').at(-1));
   await restoreDetached(join(dir, 'img'));
   assert.equal(readlinkSync(`/proc/${target.pid}/cwd`), `${cwd} (deleted)`, 'the same directory, deleted');
+  assert.equal(readlinkSync(`/proc/${target.pid}/fd/7`), `${cwd} (deleted)`);
+  assert.equal(statSync(`/proc/${target.pid}/fd/7`).ino, statSync(`/proc/${target.pid}/cwd`).ino, 'fd 7 and the cwd are one directory');
   await waitForFileLine(log, (l) => Number(l) >= last + 5, 5000, { since: atDump.length });
   assert.equal(existsSync(join(dir, 'parent')), false, 'the recreated directories are removed again');
 });
