@@ -170,6 +170,16 @@ function internGhost(ctx: DumpContext, pid: number, name: string, what: string, 
   return id;
 }
 
+/**
+ * The files.img REG id of what the /proc magic link `/proc/PID/<which>` (cwd, root, exe) points to,
+ * `link` as /proc prints it: by path, or a ghost when it was deleted (see internGhost).
+ */
+export function internLinked(ctx: DumpContext, pid: number, link: string, which: 'cwd' | 'root' | 'exe'): number {
+  const deleted = deletedPath(link);
+  if (deleted === undefined) return internRegFile(ctx, pid, link, { mapped: which === 'exe' });
+  return internGhost(ctx, pid, deleted, which, `/proc/${pid}/${which}`);
+}
+
 /** The files.img REG id of the deleted file mapped at `v` (see internGhost). */
 export function internMappedGhost(ctx: DumpContext, pid: number, v: Vma): number {
   return internGhost(ctx, pid, v.path, `mapped at 0x${v.start.toString(16)}`, `/proc/${pid}/map_files/${v.start.toString(16)}-${v.end.toString(16)}`);
@@ -259,12 +269,8 @@ export function dumpFds(ctx: DumpContext, proc: FrozenProcess, filesId: number):
 
 /** fs-PID.img: cwd, root and umask of one process. */
 export function dumpFs(ctx: DumpContext, pid: number): void {
-  const dir = (link: string, which: 'cwd' | 'root'): number => {
-    const deleted = deletedPath(link);
-    return deleted === undefined ? internRegFile(ctx, pid, link) : internGhost(ctx, pid, deleted, which, `/proc/${pid}/${which}`);
-  };
-  const cwd = dir(readCwd(pid), 'cwd');
-  const root = dir(readRoot(pid), 'root');
+  const cwd = internLinked(ctx, pid, readCwd(pid), 'cwd');
+  const root = internLinked(ctx, pid, readRoot(pid), 'root');
   const umask = readStatus(pid).umask ?? 0o022;
   ctx.images.write('FS', [{ cwd_id: cwd, root_id: root, umask }], { id: pid });
 }

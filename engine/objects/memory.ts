@@ -29,7 +29,7 @@ import { RAW_BUFFER_BYTES, type PreparedRawImage } from '../images/index.ts';
 import { IOV_OFF, IOVS_PER_CALL, SCRATCH_SIZE, type BatchedCall } from '../remote.ts';
 import { copyRanges, taskWriteRefusal, taskWritesPages, writePagesByTask, type PageRun as TaskPageRun } from './task-pages.ts';
 import { closeCryoPidfd, installFd } from './fd-kind.ts';
-import { internMappedGhost, internRegFile, openInTask, regFilePath } from './files.ts';
+import { internLinked, internMappedGhost, internRegFile, openInTask, regFilePath } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
 import { dropSnapshot, snapshotRefusal, takeSnapshot, type DeferredPages, type SnapshotPlan } from './snapshot.ts';
 
@@ -220,8 +220,8 @@ export async function dumpMemory(ctx: DumpContext, proc: FrozenProcess, asked: {
   const vmas = scratch ? withoutArea(readSmaps(pid), scratch, scratch + BigInt(SCRATCH_SIZE)) : readSmaps(pid);
   const planned = vmas.map((v) => planVma(ctx, pid, v));
   collectSysvShm(ctx, pid, planned.filter((p) => p.entry.status & VMA.AREA_SYSVIPC).map((p) => p.entry));
-  const exe = readExeLink(pid);
-  const exeId = internRegFile(ctx, pid, exe.replace(/ \(deleted\)$/, ''), { mapped: true });
+  // A binary deleted (or replaced by an upgrade) while it runs is saved as a ghost, as its mappings are.
+  const exeId = internLinked(ctx, pid, readExeLink(pid), 'exe');
   const mm: Entry = {
     mm_start_code: stat.startCode,
     mm_end_code: stat.endCode,
@@ -720,8 +720,8 @@ export function restoreMmFields(ctx: RestoreContext, task: RestoreTask, mm: Entr
   const auxBuf = Buffer.alloc(auxv.length * 8);
   auxv.forEach((w, i) => auxBuf.writeBigUInt64LE(BigInt(w), i * 8));
   const auxAddr = rp.put(2048, auxBuf);
-  const exe = ctx.files.get(Number(mm.exe_file_id))?.reg?.name as string | undefined;
-  const exeFd = exe ? openInTask(task, exe, O.RDONLY) : -1;
+  const exeId = Number(mm.exe_file_id);
+  const exeFd = ctx.files.get(exeId)?.reg ? openInTask(task, regFilePath(ctx, exeId), O.RDONLY) : -1;
   const map = Buffer.alloc(104);
   [
     mm.mm_start_code, mm.mm_end_code, mm.mm_start_data, mm.mm_end_data, mm.mm_start_brk, mm.mm_brk,

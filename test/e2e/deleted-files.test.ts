@@ -3,7 +3,7 @@
 // (CRIU: ghost files under --ghost-limit), and shared again after restore by every process and fd
 // that had them.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
@@ -135,4 +135,28 @@ test('a removed working directory (and its removed parent), also open as fd 7, i
   assert.equal(statSync(`/proc/${target.pid}/fd/7`).ino, statSync(`/proc/${target.pid}/cwd`).ino, 'fd 7 and the cwd are one directory');
   await waitForFileLine(log, (l) => Number(l) >= last + 5, 5000, { since: atDump.length });
   assert.equal(existsSync(join(dir, 'parent')), false, 'the recreated directories are removed again');
+});
+
+test('a binary deleted while it runs (as an upgrade leaves it): its exe and its mappings are one ghost, and the counter counts on', async (t) => {
+  const dir = tmpDir('cryo-e2e-deleted-exe', t);
+  const exe = join(dir, 'counter');
+  copyFileSync(buildTarget('counter'), exe);
+  const log = join(dir, 'counter.log');
+  const target = await startTarget([exe, log, '4'], { t });
+  unlinkSync(exe);
+  const before = parseReport(await requestReport(target.pid, log));
+  const img = join(dir, 'img');
+  await dumpOk(target.pid, img);
+  await waitDumpedGone(target);
+  assert.equal(readdirSync(img).filter((f) => f.startsWith('ghost-file-')).length, 1);
+  await restoreDetached(img);
+  assert.equal(readlinkSync(`/proc/${target.pid}/exe`), `${exe} (deleted)`);
+  const maps = deletedMaps(target.pid);
+  assert.ok(maps.length >= 2 && maps.every((m) => m === `counter ${statSync(`/proc/${target.pid}/exe`).ino}`), maps.join(', '));
+  await sleep(150);
+  const after = parseReport(await requestReport(target.pid, log));
+  assert.equal(after['token'], before['token']);
+  assert.equal(after['mem'], 'ok');
+  assert.ok(Number(after['count']) > Number(before['count']));
+  assert.equal(existsSync(exe), false, 'the binary is deleted again');
 });
