@@ -1,7 +1,8 @@
 // The shape every kind of file descriptor module has: how to recognise it, how to dump its open
 // file description into a files.img entry, and how to re-create it inside a task being restored.
 import { statSync, type Stats } from 'node:fs';
-import { AT_FDCWD, NR, closeFd, copyFdOf } from '../../native/index.ts';
+import { AT_FDCWD, NR, O, SyscallError, closeFd, copyFdOf } from '../../native/index.ts';
+import { RuntimeError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import type { Fdinfo } from '../proc/index.ts';
 
@@ -91,7 +92,21 @@ export const PATH_OFF = 8192;
 /** openat() inside the task; returns the task's new fd. */
 export function openInTask(task: RestoreTask, path: string, flags: number, mode = 0): number {
   const p = task.remote.putString(PATH_OFF, path);
-  return Number(task.remote.leader.call('openat', NR.openat, AT_FDCWD, p, flags, mode));
+  try {
+    return Number(task.remote.leader.call('openat', NR.openat, AT_FDCWD, p, flags, mode));
+  } catch (e) {
+    if (!(e instanceof SyscallError)) throw e;
+    throw new RuntimeError(`${task.pid}: can't open ${path} (flags 0o${flags.toString(8)}): ${e.code}`, { cause: e, hint: e.hint });
+  }
+}
+
+/**
+ * The flags a regular file's fd is opened again with: as dumped, but a file made with O_TMPFILE
+ * (its flags say so) is opened again by the name of its ghost, as a plain file.
+ */
+export function reopenFlags(dumped: number): number {
+  const flags = dumped & ~(O.CREAT | O.TRUNC | O.EXCL);
+  return flags & O.TMPFILE_BIT ? flags & ~(O.TMPFILE_BIT | O.DIRECTORY) : flags;
 }
 
 export const FOWN = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };

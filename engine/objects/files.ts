@@ -25,7 +25,7 @@ import { eventpollKind } from './eventpoll.ts';
 import { fifoKind } from './fifo.ts';
 import { inotifyKind } from './inotify.ts';
 import { memfdKind } from './memfd.ts';
-import { FOWN, PATH_OFF, closeCryoPidfd, installFd, openInTask, fdFacts, type FdFacts, type FdKind } from './fd-kind.ts';
+import { FOWN, PATH_OFF, closeCryoPidfd, installFd, openInTask, fdFacts, reopenFlags, type FdFacts, type FdKind } from './fd-kind.ts';
 import { peekPipe, readPipeDataImage, writePipeBytes, writePipeDataImage } from './pipe-data.ts';
 
 export { openInTask };
@@ -410,7 +410,7 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
       fd = installFd(task, own);
     } else if (file.type === FD_TYPE.REG) {
       const reg = file.reg as Entry;
-      fd = openInTask(task, regFilePath(ctx, id), Number(reg.flags) & ~(O.CREAT | O.TRUNC | O.EXCL));
+      fd = openInTask(task, regFilePath(ctx, id), reopenFlags(Number(reg.flags)));
       if (BigInt(reg.pos ?? 0) !== 0n) t.call('lseek', NR.lseek, fd, BigInt(reg.pos), 0);
     } else {
       const kind = FD_KINDS.find((k) => k.type === file.type && (k.restore || k.open));

@@ -160,3 +160,34 @@ test('a binary deleted while it runs (as an upgrade leaves it): its exe and its 
   assert.ok(Number(after['count']) > Number(before['count']));
   assert.equal(existsSync(exe), false, 'the binary is deleted again');
 });
+
+// An O_TMPFILE file never had a name; /proc shows it as DIR/#INODE (deleted), and fdinfo keeps
+// O_TMPFILE in its flags, which must not reach the open of its ghost.
+const TMPFILE = `
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_TMPFILE | os.O_RDWR, 0o600)
+os.write(fd, b'written-before-the-dump')
+log = open(sys.argv[2], 'a', buffering=1)
+print('ready', flush=True)
+n = 0
+while True:
+    n += 1
+    log.write(f'{n} {os.pread(fd, 100, 0).decode()}\\n')
+    time.sleep(0.02)
+`;
+
+test('an O_TMPFILE file is saved as a ghost and open again, with its content, after restore', async (t) => {
+  const dir = tmpDir('cryo-e2e-tmpfile', t);
+  const log = join(dir, 'tmpfile.log');
+  const target = await startTarget([PYTHON, '-c', TMPFILE, dir, log], { t });
+  await waitForFileLine(log, (l) => l.startsWith('3 '));
+  await dumpOk(target.pid, join(dir, 'img'));
+  await waitDumpedGone(target);
+  const atDump = readFileSync(log, 'utf8');
+  await restoreDetached(join(dir, 'img'));
+  const line = await waitForFileLine(log, (l) => Number(l.split(' ')[0]) >= Number(atDump.trim().split('\n').at(-1)!.split(' ')[0]) + 5, 5000, { since: atDump.length });
+  assert.equal(line.split(' ')[1], 'written-before-the-dump');
+  const fds = readdirSync(`/proc/${target.pid}/fd`).map((fd) => readlinkSync(`/proc/${target.pid}/fd/${fd}`));
+  assert.ok(fds.some((l) => l.startsWith(`${dir}/#`) && l.endsWith(' (deleted)')), fds.join(', '));
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('#')), [], 'no ghost left behind');
+});
