@@ -81,14 +81,21 @@ const regularFile: FdKind = {
     const flags = f.info.flags & ~O.CLOEXEC;
     const deleted = deletedPath(f.link);
     const name = deleted ?? f.link;
-    if (st.isCharacterDevice()) {
+    // An O_PATH fd only names its inode (no reads, writes or device calls): whatever it is — a
+    // symlink opened with O_NOFOLLOW, a device — it is opened again by path with O_PATH.
+    const pathOnly = (flags & O.PATH) !== 0;
+    if (pathOnly) {
+      /* any kind of inode */
+    } else if (st.isCharacterDevice()) {
       if (!SIMPLE_CHARDEVS.has(name)) {
         throw new UnsupportedError(`${f.pid}: fd ${f.fd} is the character device ${name}`, {
           hint: name.startsWith('/dev/pts') || name.startsWith('/dev/tty') ? 'a terminal cryo does not know (only ptys, VTs, serial lines and the console are)' : 'only /dev/null, /dev/zero, /dev/full, /dev/random and /dev/urandom are supported',
         });
       }
     } else if (!st.isFile() && !st.isDirectory()) {
-      throw new UnsupportedError(`${f.pid}: fd ${f.fd}: ${f.link} (mode ${st.mode.toString(8)})`);
+      throw new UnsupportedError(`${f.pid}: fd ${f.fd}: ${f.link} (mode ${st.mode.toString(8)})`, {
+        hint: 'by path cryo opens regular files, directories and simple character devices again (and anything through an O_PATH fd)',
+      });
     }
     const reg: Entry = { id, flags, pos: f.info.pos, fown: FOWN, name, mode: st.mode };
     if (st.isFile()) reg.size = BigInt(st.size);

@@ -3,14 +3,14 @@
 // images these kinds add.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { critDecode, critSkip } from '../helpers/crit.ts';
 import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, fileSize, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, dumpOk, restoreDetached } from './e2e.ts';
+import { PYTHON, assertUntouched, dumpOk, restoreDetached, waitDumpedGone } from './e2e.ts';
 
 async function dumpAndRestore(pid: number, images: string, extra: readonly string[] = []): Promise<void> {
   await dumpOk(pid, images, extra);
@@ -163,4 +163,40 @@ test('file locks: refused without --file-locks; with it, held again after a rest
   const locks = await decoded(images, 'filelocks.img');
   if (locks) assert.deepEqual(locks.map((l) => [l.flag, l.type, Number(l.start), Number(l.len)]).sort(), [[1, 0, 100, 0], [1, 1, 10, 20], [2, 1, 0, 0]]);
   assert.ok(readdirSync(images).includes('filelocks.img'));
+});
+
+// O_PATH fds name an inode without opening it: a file, a symlink itself (O_NOFOLLOW), a directory;
+// and O_NOATIME, a flag only the owner may set.
+const OPATH = `
+import os, stat, sys, time
+d = sys.argv[1]
+fds = [os.open(d + '/f', os.O_PATH), os.open(d + '/l', os.O_PATH | os.O_NOFOLLOW), os.open(d, os.O_PATH | os.O_DIRECTORY), os.open(d + '/f', os.O_RDONLY | os.O_NOATIME)]
+print('fds', *fds, flush=True)
+log = open(d + '/log', 'a', buffering=1)
+print('ready', flush=True)
+n = 0
+while True:
+    n += 1
+    log.write(f"{n} link={stat.S_ISLNK(os.fstat(fds[1]).st_mode)} size={os.stat('f', dir_fd=fds[2]).st_size} read={os.pread(fds[3], 5, 0).decode()}\\n")
+    time.sleep(0.02)
+`;
+
+test('O_PATH fds (a file, a symlink opened with O_NOFOLLOW, a directory) and O_NOATIME are open again with the same flags, on the same kinds of inode', async (t) => {
+  const dir = tmpDir('cryo-e2e-opath', t);
+  writeFileSync(join(dir, 'f'), 'hello');
+  symlinkSync('f', join(dir, 'l'));
+  const target = await startTarget([PYTHON, '-c', OPATH, dir], { t });
+  const fds = /^fds (.*)$/m.exec(target.output())![1]!.split(' ');
+  const flags = (): string[] => fds.map((fd) => /^flags:\s+(\d+)$/m.exec(readFileSync(`/proc/${target.pid}/fdinfo/${fd}`, 'utf8'))![1]!);
+  const links = (): string[] => fds.map((fd) => readlinkSync(`/proc/${target.pid}/fd/${fd}`));
+  const before = { flags: flags(), links: links() };
+  const log = join(dir, 'log');
+  await waitForFileLine(log, (l) => l.startsWith('3 '));
+  await dumpOk(target.pid, join(dir, 'img'));
+  await waitDumpedGone(target);
+  const at = fileSize(log);
+  await restoreDetached(join(dir, 'img'));
+  assert.deepEqual({ flags: flags(), links: links() }, before);
+  const line = await waitForFileLine(log, () => true, 5000, { since: at });
+  assert.match(line, /link=True size=5 read=hello$/);
 });
