@@ -28,7 +28,7 @@ import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { logFailure, silentLogger } from './log.ts';
 import { TASK, finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
-import { closeOwnFds, removeGhosts, restoreFds, restoreFs } from './objects/files.ts';
+import { checkRegFiles, closeOwnFds, removeGhosts, restoreFds, restoreFs } from './objects/files.ts';
 import { restoreFileLocks } from './objects/file-locks.ts';
 import { releaseMemfds } from './objects/memfd.ts';
 import { abortInetRestore, finishInetRestore } from './objects/inet-sockets.ts';
@@ -102,6 +102,7 @@ function load(ctx: RestoreContext): LoadedTree {
     byPid.set(pid, lp);
   }
   for (const f of images.read('FILES') as Entry[]) ctx.files.set(Number(f.id), f);
+  checkRegFiles(ctx);
   // An fd table shared (CLONE_FILES) is re-created by clone from the parent: only parent–child sharing.
   for (const p of processes.slice(1)) {
     if (p.zombie) continue;

@@ -442,6 +442,39 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
 }
 
 /**
+ * Before any process is made: every regular file the images name by path (open, mapped, the exe)
+ * is there and has the size it had at the dump, as CRIU checks ("has bad size") — a different
+ * version of a program or library, or a data file written since, would be restored into a task
+ * that expects the old one. Skipped as CRIU does: files open O_WRONLY|O_APPEND (logs), deleted
+ * files (their ghost is in the images), and /proc files. Every problem is reported at once.
+ */
+export function checkRegFiles(ctx: RestoreContext): void {
+  const ghosts = ghostImages(ctx);
+  const problems: string[] = [];
+  for (const [id, file] of ctx.files) {
+    const reg = file.reg as Entry | undefined;
+    if (file.type !== FD_TYPE.REG || !reg || reg.size === undefined || ghosts.has(id)) continue;
+    const name = reg.name as string;
+    const flags = Number(reg.flags ?? 0);
+    if (name.startsWith('/proc/') || ((flags & O.ACCMODE) === O.WRONLY && flags & O.APPEND)) continue;
+    let size: number;
+    try {
+      const st = statSync(name);
+      if (!st.isFile()) continue;
+      size = st.size;
+    } catch (e) {
+      problems.push(`${name} is missing (${(e as { code?: string }).code ?? (e as Error).message})`);
+      continue;
+    }
+    if (BigInt(size) !== BigInt(reg.size)) problems.push(`${name} has ${size} bytes, ${reg.size} at the dump`);
+  }
+  if (problems.length === 0) return;
+  throw new RuntimeError(`files have changed since the dump:\n  ${[...new Set(problems)].join('\n  ')}`, {
+    hint: 'a restore needs the files the processes had open or mapped as they were at the dump (the same program and library versions, data files not written since)',
+  });
+}
+
+/**
  * The path a task opens files.img REG entry `id` by: its name, or for a deleted file the ghost
  * recreated from its image — once per ghost, so every fd and mapping of it, in every process,
  * shares one file again. removeGhosts() unlinks them.

@@ -1,7 +1,7 @@
 // zdtm-style state checks: each target sets up one kind of state, reports it, is dumped and
 // restored, and must report the same state afterwards (and keep working).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
@@ -48,6 +48,34 @@ test('regular files (offsets, O_APPEND, close-on-exec, shared offsets), char dev
   assert.equal(after.shared_ok, 'ok', 'dup()ed fds still share one offset');
   assert.ok(Number(after.logsize) > Number(before.logsize), 'the O_APPEND log keeps growing');
   assert.equal(existsSync(join(dir, 'ghost.txt')), false, 'the deleted file is deleted again');
+});
+
+test('files changed since the dump (a data file written, or gone) refuse the restore by name before any process is made; the O_APPEND log may grow; put back, it restores', async (t) => {
+  const dir = tmpDir('cryo-files-changed', t);
+  const log = join(dir, 'report.log');
+  const target = await startTarget([buildTarget('files'), log, dir], { t });
+  const img = join(dir, 'img');
+  const d = await runCryo(['dump', '-t', String(target.pid), '-D', img]);
+  assert.equal(d.code, 0, d.stderr);
+  await target.exited;
+  const data = join(dir, 'data.txt');
+  appendFileSync(join(dir, 'log.txt'), 'written since the dump\n');
+  renameSync(data, `${data}.away`);
+  const gone = await runCryo(['restore', '-D', img, '-d']);
+  assert.equal(gone.code, 1, gone.stderr);
+  assert.match(gone.stderr, new RegExp(`files have changed since the dump:\\n  ${data} is missing \\(ENOENT\\)\\n`));
+  renameSync(`${data}.away`, data);
+  appendFileSync(data, 'more');
+  const grown = await runCryo(['restore', '-D', img, '-d']);
+  assert.equal(grown.code, 1, grown.stderr);
+  assert.match(grown.stderr, new RegExp(`  ${data} has 4100 bytes, 4096 at the dump\\n`));
+  assert.doesNotMatch(grown.stderr, /log\.txt/, 'an O_APPEND log may grow');
+  assert.match(grown.stderr, /hint: a restore needs the files/);
+  assert.equal(existsSync(`/proc/${target.pid}`), false, 'no process was made');
+  truncateSync(data, 4096);
+  const r = await runCryo(['restore', '-D', img, '-d']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(parseReport(await requestReport(target.pid, log)).data_ok, 'ok');
 });
 
 // The second run has cryo write the second half of the pages (from another thread) while the
