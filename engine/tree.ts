@@ -41,10 +41,28 @@ export interface FrozenTree {
 
 export const DUMP_PTRACE_OPTIONS = PTRACE_O.TRACESYSGOOD;
 
+/** PF_KTHREAD in /proc/PID/stat's flags. */
+const PF_KTHREAD = 0x00200000;
+
 export function checkPid(pid: number): void {
   if (!Number.isInteger(pid) || pid <= 0) throw new InputError(`invalid pid ${pid}`);
   if (!existsSync(`/proc/${pid}`)) throw new InputError(`no process with pid ${pid}`, { hint: 'check the pid with `ps -p PID`' });
   if (pid === process.pid) throw new InputError('cryo cannot dump itself');
+  let stat: ProcStat;
+  try {
+    stat = readStat(pid);
+  } catch {
+    return; // gone meanwhile: the freeze says so
+  }
+  if (stat.flags & PF_KTHREAD) throw new InputError(`pid ${pid} (${stat.comm}) is a kernel thread: only user processes can be checkpointed`);
+  // The tree under an ancestor of cryo holds cryo itself, which can't trace itself.
+  for (let p = readStat(process.pid).ppid; p >= 1; p = readStat(p).ppid) {
+    if (p === pid) {
+      throw new InputError(`pid ${pid} (${stat.comm}) is an ancestor of cryo (${process.pid}): the tree to dump would hold cryo itself`, {
+        hint: 'run cryo from outside that tree (another terminal, or started with setsid from a service manager)',
+      });
+    }
+  }
 }
 
 function seizeThread(tid: number, seized: Set<number>, log: Logger): boolean {
@@ -55,8 +73,13 @@ function seizeThread(tid: number, seized: Set<number>, log: Logger): boolean {
     if (e instanceof SyscallError && e.code === 'ESRCH') return false; // exited meanwhile
     if (e instanceof SyscallError && e.code === 'EPERM') {
       const tracer = safeTracer(tid);
+      const root = process.geteuid?.() === 0;
       throw new RuntimeError(`can't seize task ${tid}: ${tracer ? `already traced by pid ${tracer}` : 'permission denied'}`, {
-        hint: tracer ? 'detach the debugger/tracer (gdb, strace) first' : 'run cryo as root',
+        hint: tracer
+          ? 'detach the debugger/tracer (gdb, strace) first'
+          : root
+            ? 'cryo runs as root, so a security policy forbids tracing this task (Yama ptrace_scope 3, AppArmor, SELinux, or the machine\'s own init)'
+            : 'run cryo as root',
         cause: e,
       });
     }

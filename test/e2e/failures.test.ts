@@ -20,6 +20,18 @@ test('dump of a pid that does not exist: exit 2, "no process"', async () => {
   assert.ok(r.stderr.includes(String(pid)), `the error does not name pid ${pid}:\n${r.stderr}`);
 });
 
+test('dump of a kernel thread, or of an ancestor of cryo (the tree would hold cryo itself): exit 2 saying so, and nothing seized', async () => {
+  const kthread = await runCryo(['dump', '-t', '2', '-D', tmpDir('cryo-e2e-kthread')]);
+  assert.equal(kthread.code, 2, kthread.stderr);
+  assert.match(kthread.stderr, /pid 2 \(kthreadd\) is a kernel thread/);
+  // This test process is cryo's parent.
+  const ancestor = await runCryo(['dump', '-R', '-t', String(process.pid), '-D', tmpDir('cryo-e2e-ancestor')]);
+  assert.equal(ancestor.code, 2, ancestor.stderr);
+  assert.match(ancestor.stderr, new RegExp(`pid ${process.pid} \\(.*\\) is an ancestor of cryo \\(\\d+\\): the tree to dump would hold cryo itself`));
+  assert.match(ancestor.stderr, /hint: run cryo from outside that tree/);
+  assert.equal(taskStatus(process.pid)?.tracerPid, 0);
+});
+
 // A counter that also holds an established TCP connection (to itself), which cryo refuses
 // without --tcp-established.
 const TCP_SCRIPT = `
