@@ -147,8 +147,8 @@ function saveGhost(ctx: DumpContext, id: number, pid: number, shown: string, wha
 }
 
 /**
- * The files.img REG id of a deleted file or directory that a process maps or has as its cwd or
- * root (`link`: what /proc printed, ending in " (deleted)"; `source`: the /proc magic link to it):
+ * The files.img REG id of a deleted file or directory that a process maps or has as its cwd, root
+ * or exe (`name`: its path, without /proc's " (deleted)"; `source`: the /proc magic link to it):
  * one entry per inode, saved as a ghost as CRIU does — a POSIX semaphore or shm_open() object
  * unlinked after mmap, a scratch file, a removed working directory. One replaced under its name
  * but still linked elsewhere (nlink > 0) is refused.
@@ -160,7 +160,10 @@ function internGhost(ctx: DumpContext, pid: number, name: string, what: string, 
   } catch (e) {
     throw new RuntimeError(`${pid}: can't stat the deleted file ${name} (${what}): ${(e as Error).message}`, { cause: e });
   }
-  if (!(st.isFile() || st.isDirectory()) || st.nlink !== 0) {
+  if (!(st.isFile() || st.isDirectory())) {
+    throw new UnsupportedError(`${pid}: ${what}: the deleted ${name} is neither a regular file nor a directory (mode ${st.mode.toString(8)})`);
+  }
+  if (st.nlink !== 0) {
     throw new UnsupportedError(`${pid}: ${what}: the deleted file ${name} is still linked elsewhere`, {
       hint: 'the file was replaced (a package upgrade?) while in use; restart the process before checkpointing',
     });
