@@ -28,6 +28,12 @@ export interface DumpOptions {
    * for them until the restore). Without it such a connection fails the dump.
    */
   readonly tcpEstablished?: boolean;
+  /**
+   * `--ext-unix-sk`: datagram unix sockets connected to a peer outside the tree (a syslog socket)
+   * are saved with that peer's name, and connected to it again at restore. Without it they fail
+   * the dump, as in CRIU.
+   */
+  readonly extUnixSk?: boolean;
   readonly hooks?: ActionHook | undefined;
   readonly log?: Logger;
   /** Aborting a dump resumes every task as it was. */

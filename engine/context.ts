@@ -28,6 +28,8 @@ export interface DumpContext {
   readonly xsave: XsaveLayout;
   /** Largest deleted file (open or mapped) saved as a ghost file, bytes. */
   readonly ghostLimit: number;
+  /** `--ext-unix-sk`: datagram unix sockets may have a peer outside the tree. */
+  readonly extUnixSk: boolean;
   readonly fileIds: IdAllocator;
   readonly pagesIds: IdAllocator;
   /** file_entry messages for files.img, collected from every process. */

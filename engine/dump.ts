@@ -205,6 +205,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       log,
       xsave: xsaveLayout(),
       ghostLimit: opts.ghostLimit ?? GHOST_LIMIT,
+      extUnixSk: opts.extUnixSk ?? false,
       shellJob: opts.shellJob,
       fileIds: new IdAllocator(),
       pagesIds: new IdAllocator(),

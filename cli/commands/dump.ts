@@ -12,6 +12,7 @@ interface Args extends LogArgs {
   readonly 'leave-stopped'?: boolean;
   readonly 'shell-job'?: boolean;
   readonly 'tcp-established'?: boolean;
+  readonly 'ext-unix-sk'?: boolean;
   readonly 'ghost-limit'?: string;
   readonly 'file-locks'?: boolean;
   readonly 'action-script'?: string[];
@@ -31,6 +32,7 @@ export const dumpCommand: CommandModule<object, Args> = {
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the process stopped after the dump' })
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'allow a process that is not a session leader (a shell job)' })
       .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
+      .option('ext-unix-sk', { alias: 'x', type: 'boolean', describe: 'save datagram unix sockets connected outside the tree (a syslog socket) with their peer\'s name; restore connects them to it again' })
       .option('ghost-limit', { type: 'string', describe: 'largest deleted file still open or mapped to save, e.g. 1M (default), 64M' })
       .option('file-locks', { alias: 'l', type: 'boolean', describe: 'dump flock and POSIX locks held by the process (refused without it)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
@@ -61,6 +63,7 @@ export const dumpCommand: CommandModule<object, Args> = {
         leaveStopped: argv['leave-stopped'],
         shellJob: argv['shell-job'],
         tcpEstablished: argv['tcp-established'],
+        extUnixSk: argv['ext-unix-sk'],
         ghostLimit: argv['ghost-limit'] === undefined ? undefined : parseSize(argv['ghost-limit']),
         fileLocks: argv['file-locks'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,

@@ -33,6 +33,7 @@ export const restoreCommand: CommandModule<object, Args> = {
       .option('shell-job', { alias: 'j', type: 'boolean', describe: 'restore a shell job into cryo\'s session' })
       .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
       .option('file-locks', { alias: 'l', type: 'boolean', describe: 'take the dumped flock/POSIX/OFD locks again (cryo always does when the images hold them; accepted as in `criu restore -l`)' })
+      .option('ext-unix-sk', { alias: 'x', type: 'boolean', describe: 'connect sockets saved with `dump --ext-unix-sk` to their outside peer again (always done; accepted as in `criu restore -x`)' })
       .option('verify-images', { type: 'boolean', describe: 'hash every image against the manifest, also pages this host wrote and nobody changed since (trusted by default)' })
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the restored process stopped (SIGSTOP)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })

@@ -49,6 +49,8 @@ import { readCwd } from '../proc/index.ts';
 import { FOWN, O_NONBLOCK, withOwnCopy, type Entry, type FdFacts, type FdKind } from './fd-kind.ts';
 
 const FD_TYPE_UNIXSK = 5;
+/** unix_sk_entry.uflags: a peer outside the tree (--ext-unix-sk), connected to by name, never built. */
+const USK_EXTERN = 1;
 /** sk_shutdown bits (= sk_shutdown enum of the image). */
 const RCV_SHUTDOWN = 1;
 const SEND_SHUTDOWN = 2;
@@ -58,7 +60,7 @@ const TYPE_NAME: Readonly<Record<number, string>> = { 1: 'stream', 2: 'dgram', 5
 /** What the dump keeps across sockets (and processes) until every fd is dumped. */
 export interface UnixDumpState {
   /** Dumped sockets by inode. */
-  readonly sockets: Map<number, { readonly id: number; readonly peer: number; readonly where: string }>;
+  readonly sockets: Map<number, { readonly id: number; readonly type: number; readonly peer: number; readonly where: string }>;
   /** sk-queues.img entries and their payloads, in order. */
   readonly queues: { readonly entry: Entry; readonly payload: Buffer }[];
 }
@@ -231,25 +233,45 @@ function dumpUnix(ctx: DumpContext, f: FdFacts): Entry {
     ...(name.length > 0 && name[0] !== 0 ? pathFacts(f.pid, name, d) : {}),
   };
   const st = dumpState(ctx);
-  st.sockets.set(ino, { id, peer: usk.peer as number, where: `${where}: ${what}` });
+  st.sockets.set(ino, { id, type: d.type, peer: usk.peer as number, where: `${where}: ${what}` });
   for (const p of queue.packets) st.queues.push({ entry: { id_for: id, length: p.length }, payload: p });
   ctx.log.debug(`${where}: ${what} state ${d.state} peer ${usk.peer}, ${queue.packets.length} queued packet(s)`);
   return { type: FD_TYPE_UNIXSK, id, usk };
 }
 
 /**
- * Once every fd of the tree is dumped: each peer must be one of the dumped sockets (CRIU's
- * "external socket"), and the queued data goes to sk-queues.img.
+ * Once every fd of the tree is dumped: each peer must be one of the dumped sockets, or (CRIU's
+ * "external socket", with --ext-unix-sk) a named datagram socket outside the tree, saved as an
+ * entry of its own marked USK_EXTERN that restore connects to by name and never builds. The
+ * queued data goes to sk-queues.img.
  */
 export function finishUnixDump(ctx: DumpContext): void {
   const st = ctx.unix;
   if (!st) return;
+  const external = new Map<number, Entry>();
   for (const [ino, s] of st.sockets) {
-    if (s.peer === 0 || st.sockets.has(s.peer)) continue;
+    if (s.peer === 0 || st.sockets.has(s.peer) || external.has(s.peer)) continue;
     const peer = unixDiagByIno(s.peer);
-    throw new UnsupportedError(`${s.where} is connected to ${unixNameText(peer?.name)} (ino ${s.peer}), outside the dumped tree: external unix socket ${ino}`, {
-      hint: 'CRIU needs --ext-unix-sk for such a socket and cryo has no equivalent yet: dump the peer too, or have the task close this connection',
-    });
+    const outside = `${s.where} is connected to ${unixNameText(peer?.name)} (ino ${s.peer}), outside the dumped tree: external unix socket ${ino}`;
+    if (s.type !== SOCK.DGRAM) {
+      throw new UnsupportedError(outside, {
+        hint: 'a stream connection to a peer outside the tree can\'t be made again (--ext-unix-sk, as in CRIU, covers datagram sockets only): dump the peer too, or have the task close this connection',
+      });
+    }
+    if (!ctx.extUnixSk) throw new UnsupportedError(outside, { hint: 'with --ext-unix-sk (as CRIU) it is saved with the peer\'s name and connected to it again at restore' });
+    const name = peer?.name;
+    if (!peer || !name || name.length === 0 || (name[0] !== 0 && name[0] !== 0x2f)) {
+      throw new UnsupportedError(outside, { hint: 'the peer outside the tree has no absolute or abstract name to connect to again at restore' });
+    }
+    const id = ctx.fileIds.next();
+    const usk: Entry = {
+      id, ino: s.peer, type: peer.type, state: peer.state, flags: 0, uflags: USK_EXTERN, backlog: 0, peer: 0, fown: FOWN, name,
+      // Not the task's: nothing of it is restored, but the entry must have them.
+      opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
+    };
+    external.set(s.peer, usk);
+    ctx.files.push({ type: FD_TYPE_UNIXSK, id, usk });
+    ctx.log.debug(`${s.where}: its peer ${unixNameText(name)} (ino ${s.peer}) is outside the tree: saved as external (--ext-unix-sk)`);
   }
   if (st.queues.length) ctx.images.write('SK_QUEUES', st.queues.map((q) => q.entry), { payloads: st.queues.map((q) => q.payload) });
 }
@@ -392,7 +414,8 @@ function buildListener(st: UnixRestoreState, l: Entry): void {
 }
 
 function build(st: UnixRestoreState, u: Entry): void {
-  if (st.created.has(Number(u.id))) return;
+  // A peer outside the tree (--ext-unix-sk): its sockets connect to it by name, nothing is built.
+  if (st.created.has(Number(u.id)) || Number(u.uflags) & USK_EXTERN) return;
   const type = Number(u.type);
   const state = Number(u.state);
   const peer = Number(u.peer) === 0 ? undefined : st.byIno.get(Number(u.peer));
@@ -446,7 +469,15 @@ function build(st: UnixRestoreState, u: Entry): void {
   if (peer) {
     build(st, peer);
     if (nameOf(peer).length === 0) throw new RuntimeError(`unix socket ${u.ino} is connected to unnamed socket ${peer.ino} that is not its pair`);
-    connect(fd, addressOf(peer));
+    try {
+      connect(fd, addressOf(peer));
+    } catch (e) {
+      if (!(Number(peer.uflags) & USK_EXTERN)) throw e;
+      throw new RuntimeError(`unix socket ${u.ino} can't connect again to ${unixNameText(nameOf(peer))}, outside the restored tree: ${(e as Error).message}`, {
+        cause: e,
+        hint: 'the socket it was connected to at the dump (a logging daemon?) must be listening at that name when the tree is restored',
+      });
+    }
   }
   shutdownAsDumped(fd, u);
 }

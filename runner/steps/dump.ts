@@ -117,6 +117,7 @@ export const dumpStep = {
         shellJob: bool(c, 'shell-job', 'dump'),
         tcpEstablished: bool(c, 'tcp-established', 'dump'),
         fileLocks: bool(c, 'file-locks', 'dump'),
+        extUnixSk: bool(c, 'ext-unix-sk', 'dump'),
         hooks: ctx.hooks,
         signal: ctx.signal,
         onProgress: pageProgress(ctx),

@@ -3,14 +3,14 @@
 // and restore; a peer outside the tree and a connection not accepted yet are refused.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, fileSize, parseReport, requestReport, startTarget, waitForFileLine } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, dumpOk, restoreDetached, waitDumpedGone } from './e2e.ts';
+import { PYTHON, assertUntouched, dumpOk, restoreDetached, waitDumpedGone } from './e2e.ts';
 
 const CRIT = '/usr/bin/crit';
 const critSkip = !existsSync(CRIT) && process.env['CI'] !== 'true' ? `${CRIT} not installed (apt-get install criu)` : false;
@@ -140,9 +140,64 @@ test('a unix socket connected to a server outside the tree fails the dump; the t
   assert.equal(d.code, 4, `dump exit code (UnsupportedError): ${d.stderr}`);
   assert.match(d.stderr, /external unix socket/);
   assert.match(d.stderr, /ext\.sock/, 'names the peer');
-  assert.match(d.stderr, /--ext-unix-sk/, 'hints at what CRIU would need');
+  assert.match(d.stderr, /stream connection to a peer outside the tree can't be made again \(--ext-unix-sk, as in CRIU, covers datagram sockets only\)/);
+  assertUntouched(target.pid);
+  const x = await runCryo(['dump', '-t', String(target.pid), '-D', join(dir, 'img-x'), '--ext-unix-sk']);
+  assert.equal(x.code, 4, `with --ext-unix-sk too: ${x.stderr}`);
   assertUntouched(target.pid);
   assert.deepEqual(got, ['hi\n']);
+});
+
+// A syslog-style logger: a datagram socket connected to a server outside the tree. The server
+// (not dumped) keeps its name; the logger is dumped with --ext-unix-sk and restored connected to it.
+const LOGGER = `
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(sys.argv[1])
+print('ready', flush=True)
+n = 0
+while True:
+    n += 1
+    s.send(str(n).encode())
+    time.sleep(0.02)
+`;
+const LOG_SERVER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+log = open(sys.argv[2], 'a', buffering=1)
+print('ready', flush=True)
+while True:
+    log.write(s.recv(100).decode() + '\\n')
+`;
+
+test('--ext-unix-sk: a datagram socket connected to a log server outside the tree is refused without it; with it the restored logger sends to the same server again', async (t) => {
+  const dir = tmpDir('cryo-unix-ext-dgram', t);
+  const sock = join(dir, 'log.sock');
+  const received = join(dir, 'received');
+  await startTarget([PYTHON, '-c', LOG_SERVER, sock, received], { t });
+  const logger = await startTarget([PYTHON, '-c', LOGGER, sock], { t });
+  await waitForFileLine(received, (l) => l === '3');
+  const refused = await runCryo(['dump', '-t', String(logger.pid), '-D', join(dir, 'refused')]);
+  assert.equal(refused.code, 4, refused.stderr);
+  assert.match(refused.stderr, /log\.sock .*outside the dumped tree/);
+  assert.match(refused.stderr, /hint: with --ext-unix-sk/);
+  assertUntouched(logger.pid);
+  const img = join(dir, 'img');
+  await dumpOk(logger.pid, img, ['--ext-unix-sk']);
+  await waitDumpedGone(logger);
+  const last = Number(readFileSync(received, 'utf8').trim().split('\n').at(-1));
+  const at = fileSize(received);
+  await restoreDetached(img, ['-x']);
+  await waitForFileLine(received, (l) => Number(l) >= last + 5, 5000, { since: at });
+  if (!critSkip) {
+    const files = await critDecode(join(img, 'files.img'));
+    // USK_EXTERN (uflags 1): the server's entry, with its name; the logger's own entry points at it.
+    const ext = files.entries.filter((f) => f.type === 'UNIXSK' && f.usk.uflags === 1);
+    assert.equal(ext.length, 1, JSON.stringify(files.entries.filter((f) => f.type === 'UNIXSK')));
+    assert.match(String(ext[0]!.usk.name), /\/log\.sock/);
+    assert.ok(files.entries.some((f) => f.type === 'UNIXSK' && f.usk.peer === ext[0]!.usk.ino && f.usk.uflags === 0));
+  }
 });
 
 test('a listener with a connection not accepted yet fails the dump; the task keeps running', async (t) => {
