@@ -448,8 +448,10 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
  * Before any process is made: every regular file the images name by path (open, mapped, the exe)
  * is there and has the size it had at the dump, as CRIU checks ("has bad size") — a different
  * version of a program or library, or a data file written since, would be restored into a task
- * that expects the old one. Skipped as CRIU does: files open O_WRONLY|O_APPEND (logs), deleted
- * files (their ghost is in the images), and /proc files. Every problem is reported at once.
+ * that expects the old one. A file open write-only (a log: the task never reads it) may have
+ * grown — CRIU lets only O_WRONLY|O_APPEND ones, and refuses a service whose `>` log grew since.
+ * Deleted files (their ghost is in the images) and /proc files are not looked at. Every problem
+ * is reported at once.
  */
 export function checkRegFiles(ctx: RestoreContext): void {
   const ghosts = ghostImages(ctx);
@@ -459,7 +461,7 @@ export function checkRegFiles(ctx: RestoreContext): void {
     if (file.type !== FD_TYPE.REG || !reg || reg.size === undefined || ghosts.has(id)) continue;
     const name = reg.name as string;
     const flags = Number(reg.flags ?? 0);
-    if (name.startsWith('/proc/') || ((flags & O.ACCMODE) === O.WRONLY && flags & O.APPEND)) continue;
+    if (name.startsWith('/proc/')) continue;
     let size: number;
     try {
       const st = statSync(name);
@@ -469,7 +471,7 @@ export function checkRegFiles(ctx: RestoreContext): void {
       problems.push(`${name} is missing (${(e as { code?: string }).code ?? (e as Error).message})`);
       continue;
     }
-    if (BigInt(size) !== BigInt(reg.size)) problems.push(`${name} has ${size} bytes, ${reg.size} at the dump`);
+    if (BigInt(size) !== BigInt(reg.size) && (flags & O.ACCMODE) !== O.WRONLY) problems.push(`${name} has ${size} bytes, ${reg.size} at the dump`);
   }
   if (problems.length === 0) return;
   throw new RuntimeError(`files have changed since the dump:\n  ${[...new Set(problems)].join('\n  ')}`, {

@@ -50,7 +50,7 @@ test('regular files (offsets, O_APPEND, close-on-exec, shared offsets), char dev
   assert.equal(existsSync(join(dir, 'ghost.txt')), false, 'the deleted file is deleted again');
 });
 
-test('files changed since the dump (a data file written, or gone) refuse the restore by name before any process is made; the O_APPEND log may grow; put back, it restores', async (t) => {
+test('files changed since the dump (a data file written, or gone) refuse the restore by name before any process is made; a write-only log may grow; put back, it restores', async (t) => {
   const dir = tmpDir('cryo-files-changed', t);
   const log = join(dir, 'report.log');
   const target = await startTarget([buildTarget('files'), log, dir], { t });
@@ -69,7 +69,7 @@ test('files changed since the dump (a data file written, or gone) refuse the res
   const grown = await runCryo(['restore', '-D', img, '-d']);
   assert.equal(grown.code, 1, grown.stderr);
   assert.match(grown.stderr, new RegExp(`  ${data} has 4100 bytes, 4096 at the dump\\n`));
-  assert.doesNotMatch(grown.stderr, /log\.txt/, 'an O_APPEND log may grow');
+  assert.doesNotMatch(grown.stderr, /log\.txt/, 'a write-only log may grow');
   assert.match(grown.stderr, /hint: a restore needs the files/);
   assert.equal(existsSync(`/proc/${target.pid}`), false, 'no process was made');
   truncateSync(data, 4096);
