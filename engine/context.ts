@@ -38,6 +38,8 @@ export interface DumpContext {
   readonly regIds: Map<string, number>;
   /** remap-fpath.img entries: deleted files saved as ghost files. */
   readonly remaps: Record<string, unknown>[];
+  /** Shared memory objects (shmids: inodes) whose content is dumped already (shmem.ts). */
+  readonly shmemDumped: Set<number>;
   /** Ghost images (remap ids) by the deleted file's inode, "dev:ino": one per file, however many fds and mappings. */
   readonly ghosts: Map<string, number>;
   /** pipes-data.img: the queued bytes of each pipe, by pipe inode. */

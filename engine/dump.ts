@@ -213,6 +213,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       regIds: new Map(),
       remaps: [],
       ghosts: new Map(),
+      shmemDumped: new Set(),
       pipeData: new Map(),
       descriptions: new Map(),
       fifoData: new Map(),

@@ -1,26 +1,23 @@
 // memfd: files.img MEMFD entries (one per open file description: flags, offset, inode id) and
 // memfd.img (one memfd_inode_entry per inode: name, size, seals, owner). The content is stored as
-// CRIU stores shared memory: pagemap-shmem-<shmid>.img (shmid = the inode number, offsets from 0)
-// and a pages-<n>.img with the pages that are not all zeros.
+// all shared memory is (shmem.ts): pagemap-shmem-<shmid>.img, shmid = the inode number.
 // Restore creates each inode once (memfd_create with its name, injected into the first task that
 // needs it, so it is charged to that task), fills it from cryo's own copy of the fd, and opens every
 // description by reopening that copy (/proc/<cryo>/fd/N) with the dumped flags, as CRIU reopens
 // its fdstore copy. Seals go on last (afterAll): F_SEAL_WRITE / F_SEAL_FUTURE_WRITE would forbid
 // the writable shared mappings made before. The inodes stay in RestoreContext.memfds by inode id,
-// so a memfd mapping (or another task's fd) gets the same inode through memfdInodeFd().
-import { closeSync, fchownSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
-import { F, NR, O, PAGE_SIZE, closeFd, fcntl, copyFdOf } from '../../native/index.ts';
+// so a memfd mapping (or another task's fd) gets the same inode through memfdInodeFd() (memfdOfShmid()).
+import { fchownSync, fstatSync } from 'node:fs';
+import { F, NR, O, closeFd, fcntl, copyFdOf } from '../../native/index.ts';
 import { InternalError, RuntimeError } from '../../errors.ts';
 import type { DumpContext, RestoreContext, RestoreTask } from '../context.ts';
 import { FOWN, openInTask, PATH_OFF, withOwnCopy, type FdFacts, type FdKind } from './fd-kind.ts';
-import { PE } from './memory.ts';
+import { dumpShmemContent, fillShmem } from './shmem.ts';
 
 type Entry = Record<string, any>;
 
 const MFD_ALLOW_SEALING = 2;
 const F_SEAL_SEAL = 1;
-/** Read and write memfd content in pieces of this size. */
-const CHUNK = 4 << 20;
 
 /** One memfd inode while restoring: its image entry and, once created, cryo's fd on it. */
 export interface MemfdInode {
@@ -43,55 +40,7 @@ function dumpInode(ctx: DumpContext, f: FdFacts, st: { ino: number; uid: number;
   const inodeId = ctx.memfdInodes.size + 1;
   const shmid = st.ino >>> 0;
   const seals = withOwnCopy(f.pid, f.fd, (own) => fcntl(own, F.GET_SEALS));
-  // Pages that hold something, in runs of consecutive pages; all-zero pages are holes.
-  const pagesId = ctx.pagesIds.next();
-  const pagemap: Entry[] = [{ pages_id: pagesId }];
-  const src = openSync(`/proc/${f.pid}/fd/${f.fd}`, 'r');
-  try {
-    using out = ctx.images.openRaw(`pages-${pagesId}.img`);
-    const buf = Buffer.alloc(CHUNK);
-    const zero = Buffer.alloc(PAGE_SIZE);
-    let run: { start: number; pages: number } | undefined;
-    const end = (): void => {
-      if (run) pagemap.push({ vaddr: BigInt(run.start), compat_nr_pages: run.pages, nr_pages: BigInt(run.pages), flags: PE.PRESENT });
-      run = undefined;
-    };
-    for (let off = 0; off < st.size; off += CHUNK) {
-      const want = Math.min(CHUNK, st.size - off);
-      let n = 0;
-      while (n < want) {
-        const r = readSync(src, buf, n, want - n, off + n);
-        if (r <= 0) break;
-        n += r;
-      }
-      const filled = Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
-      buf.fill(0, n, filled);
-      // Runs of non-zero pages are written with one write each, not page by page.
-      let from = -1; // start in `buf` of the run not written yet
-      const flush = (to: number): void => {
-        if (from >= 0) out.write(buf.subarray(from, to));
-        from = -1;
-      };
-      for (let p = 0; p < filled; p += PAGE_SIZE) {
-        if (buf.subarray(p, p + PAGE_SIZE).equals(zero)) {
-          flush(p);
-          end();
-          continue;
-        }
-        if (from < 0) from = p;
-        if (run) run.pages++;
-        else run = { start: off + p, pages: 1 };
-      }
-      flush(filled);
-    }
-    end();
-    out.close();
-  } finally {
-    closeSync(src);
-  }
-  ctx.images.write('SHMEM_PAGEMAP', pagemap, { id: shmid });
-  const written = pagemap.slice(1).reduce((s, e) => s + Number(e.compat_nr_pages), 0);
-  ctx.stats.pages_written += written;
+  const written = dumpShmemContent(ctx, shmid, `/proc/${f.pid}/fd/${f.fd}`, st.size);
   ctx.log.debug(`${f.pid}: memfd:${memfdName(f.link)} inode ${inodeId} (shmid 0x${shmid.toString(16)}), ${st.size} bytes, ${written} pages`);
   return { name: memfdName(f.link), uid: st.uid, gid: st.gid, size: BigInt(st.size), shmid, seals, inode_id: BigInt(inodeId) };
 }
@@ -111,34 +60,10 @@ function inodes(ctx: RestoreContext): Map<number, MemfdInode> {
   return ctx.memfds;
 }
 
-/** Fills cryo's fd on a new memfd from pagemap-shmem-<shmid>.img and its pages image. */
-function fillContent(ctx: RestoreContext, fd: number, e: Entry): void {
-  const size = Number(e.size);
-  ftruncateSync(fd, size);
-  const [head, ...runs] = ctx.images.read('SHMEM_PAGEMAP', Number(e.shmid)) as Entry[];
-  if (!head) return;
-  const pages = openSync(ctx.images.path(`pages-${head.pages_id}.img`), 'r');
-  try {
-    const buf = Buffer.alloc(CHUNK);
-    let at = 0; // offset in the pages image
-    for (const r of runs) {
-      if (!(Number(r.flags ?? PE.PRESENT) & PE.PRESENT)) continue;
-      const start = Number(r.vaddr);
-      const len = Number(r.nr_pages ?? r.compat_nr_pages) * PAGE_SIZE;
-      for (let done = 0; done < len; done += CHUNK) {
-        const piece = Math.min(CHUNK, len - done);
-        const n = readSync(pages, buf, 0, piece, at);
-        if (n !== piece) throw new RuntimeError(`pages-${head.pages_id}.img: short read at ${at} (memfd:${e.name})`);
-        at += piece;
-        // The last page may reach past the size: write only up to it.
-        const keep = Math.max(0, Math.min(piece, size - (start + done)));
-        let w = 0;
-        while (w < keep) w += writeSync(fd, buf, w, keep - w, start + done + w);
-      }
-    }
-  } finally {
-    closeSync(pages);
-  }
+/** The memfd.img inode id of the memfd dumped as shared memory object `shmid`, if an fd of the tree had it open. */
+export function memfdOfShmid(ctx: RestoreContext, shmid: number): number | undefined {
+  for (const [id, inode] of inodes(ctx)) if (Number(inode.entry.shmid) === shmid) return id;
+  return undefined;
 }
 
 /**
@@ -160,7 +85,7 @@ export function memfdInodeFd(ctx: RestoreContext, task: RestoreTask, inodeId: nu
   } finally {
     t.call('close', NR.close, taskFd);
   }
-  fillContent(ctx, inode.fd, e);
+  fillShmem(ctx, inode.fd, Number(e.shmid), Number(e.size), false);
   const st = fstatSync(inode.fd);
   if (st.uid !== Number(e.uid) || st.gid !== Number(e.gid)) fchownSync(inode.fd, Number(e.uid), Number(e.gid));
   inode.pendingSeals = sealable ? Number(e.seals) : 0;

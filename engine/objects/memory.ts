@@ -5,8 +5,6 @@
 // a large one's meanwhile.
 import { closeSync, openSync, readSync } from 'node:fs';
 import {
-  ftruncate,
-  memfdCreate,
   IOV_MAX,
   MAP,
   MREMAP,
@@ -32,6 +30,8 @@ import { closeCryoPidfd, installFd } from './fd-kind.ts';
 import { internLinked, internMappedGhost, internRegFile, openInTask, regFilePath } from './files.ts';
 import { attachSysvShm, collectSysvShm } from './sysv-shm.ts';
 import { dropSnapshot, snapshotRefusal, takeSnapshot, type DeferredPages, type SnapshotPlan } from './snapshot.ts';
+import { dumpMappedShmem, sharedMemory } from './shmem.ts';
+import { memfdInodeFd, memfdOfShmid } from './memfd.ts';
 
 type Entry = Record<string, any>;
 
@@ -122,8 +122,11 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
     // Shared anonymous memory (a /dev/zero mapping, MAP_SHARED|MAP_ANONYMOUS, or a memfd — which is
     // how cryo itself restores shared anonymous memory): one shmem object per inode, shared by
     // every process that maps it.
+    // Its pages are the object's, dumped once from the object itself (shmem.ts), not from this
+    // process's page tables, which lack pages only other (or exited) processes touched.
     if (v.path.startsWith('/dev/zero') || v.path.startsWith('/memfd:')) {
-      return { vma: v, pages: 'all', entry: entry(MAP.SHARED | MAP.ANONYMOUS, VMA.AREA_REGULAR | VMA.ANON_SHARED, v.offset, BigInt(v.inode)) };
+      dumpMappedShmem(ctx, pid, v);
+      return { vma: v, pages: 'none', entry: entry(MAP.SHARED | MAP.ANONYMOUS, VMA.AREA_REGULAR | VMA.ANON_SHARED, v.offset, BigInt(v.inode)) };
     }
     throw new UnsupportedError(`${pid}: shared mapping of ${v.path} at 0x${v.start.toString(16)}`, { hint: 'this kind of shared mapping is not supported yet' });
   }
@@ -373,13 +376,14 @@ export function writeSnapshotPages(ctx: DumpContext): void {
 }
 
 /**
- * --leave-running, before the freeze: whether `pid` has shared anonymous memory (MAP_SHARED
- * anonymous, /dev/zero or memfd), which a snapshot can't hold — its pages will be copied while
- * frozen, into a pages image prepared for them.
+ * --leave-running, before the freeze: whether `pid` has shared memory without an inode, whose
+ * pages come from its own page tables and which a snapshot can't hold (a fork shares it) — they
+ * will be copied while frozen, into a pages image prepared for them. (MAP_SHARED|MAP_ANONYMOUS,
+ * /dev/zero and memfd objects have an inode and are read from the object while frozen: shmem.ts.)
  */
 export function hasSharedAnonymous(pid: number): boolean {
   try {
-    return readMaps(pid).some((v) => v.shared && (v.inode === 0 || v.path.startsWith('/dev/zero') || v.path.startsWith('/memfd:')));
+    return readMaps(pid).some((v) => v.shared && v.inode === 0);
   } catch {
     return false; // gone: the dump will say so
   }
@@ -594,9 +598,11 @@ export async function restoreMemory(ctx: RestoreContext, task: RestoreTask, mm: 
     const flags = (Number(v.flags) & (MAP.SHARED | MAP.PRIVATE | MAP.ANONYMOUS | MAP.GROWSDOWN | MAP.NORESERVE)) | MAP.FIXED;
     let fd = -1;
     if (v.status & VMA.ANON_SHARED) {
-      // One memory object per dumped shmem inode, mapped by every process of the tree that had it.
+      // One memory object per dumped shmem inode, mapped by every process of the tree that had it:
+      // the tree's own memfd inode when one of its fds had it open, else a memfd made by cryo.
       const off = BigInt(v.pgoff ?? 0);
-      const shm = installFd(task, sharedMemory(ctx, BigInt(v.shmid), off + len));
+      const memfd = memfdOfShmid(ctx, Number(v.shmid));
+      const shm = installFd(task, memfd !== undefined ? memfdInodeFd(ctx, task, memfd) : sharedMemory(ctx, BigInt(v.shmid), off + len));
       t.call('mmap', NR.mmap, start, len, prot, (flags & ~MAP.ANONYMOUS) | MAP.SHARED, shm, off);
       t.call('close', NR.close, shm);
       continue;
@@ -694,23 +700,6 @@ class AnonRuns {
     if (r) this.#t.call('mmap', NR.mmap, r.start, r.end - r.start, r.prot, r.flags, -1, 0n);
     this.#run = undefined;
   }
-}
-
-/**
- * cryo's memfd standing for the dumped shmem object `shmid`, at least `size` bytes long: created
- * on first use, closed with cryo's other copies when the tasks are let go.
- */
-function sharedMemory(ctx: RestoreContext, shmid: bigint, size: bigint): number {
-  let shm = ctx.shmem.get(shmid);
-  if (!shm) {
-    shm = { fd: memfdCreate('dev/zero'), size: 0n };
-    ctx.shmem.set(shmid, shm);
-  }
-  if (shm.size < size) {
-    ftruncate(shm.fd, size);
-    shm.size = size;
-  }
-  return shm.fd;
 }
 
 /** brk, stack, arg/env, auxv and exe in one PR_SET_MM_MAP (needs no CAP_SYS_RESOURCE). */

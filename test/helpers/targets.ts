@@ -57,6 +57,8 @@ export interface StartOptions {
    * (`/bin/sleep 1000`): wait until it has exec'ed and sleeps in a system call.
    */
   readonly ready?: 'line' | 'sleeping';
+  /** With 'line': the line that says ready, for programs that print their own (default /^ready$/m). */
+  readonly readyLine?: RegExp;
   readonly readyTimeoutMs?: number;
   /** Also stop the target when this test ends (everything is stopped when the file ends anyway). */
   readonly t?: TestContext;
@@ -172,7 +174,7 @@ export async function startTarget(cmd: readonly string[], opts: StartOptions = {
   opts.t?.after(() => target.stop());
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
-  const isReady = (): boolean => (opts.ready === 'sleeping' ? isSleepingAfterExec(pid) : /^ready$/m.test(readOut()));
+  const isReady = (): boolean => (opts.ready === 'sleeping' ? isSleepingAfterExec(pid) : (opts.readyLine ?? /^ready$/m).test(readOut()));
   while (!isReady()) {
     if (gone || Date.now() > deadline) {
       await target.stop();

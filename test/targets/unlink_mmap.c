@@ -1,8 +1,9 @@
 // Mappings of deleted files (zdtm: unlink_mmap00/01/02), as a POSIX semaphore or an shm_open()
-// object unlinked after mmap leaves them. unlink_mmap LOG DIR [SHARED_BYTES [nofd]]:
+// object unlinked after mmap leaves them. unlink_mmap LOG DIR [SHARED_BYTES [nofd] | memfd]:
 //   DIR/shared.bin  SHARED_BYTES (default 16 KiB) of pattern, mapped MAP_SHARED and kept open
 //                   (fd; closed with `nofd`), then unlinked; a forked child keeps incrementing a
 //                   counter in its first word
+//                   (`memfd`: a memfd "shared" instead of a file, mapped and kept open)
 //   DIR/private.bin 8 KiB of pattern, mapped MAP_PRIVATE, its first page written (copied on
 //                   write), the fd closed, then unlinked
 // On SIGUSR1 the parent reports: counter (only the child increments it, so it moves only if the
@@ -26,18 +27,19 @@ static void fill(int fd, size_t len, uint64_t seed) {
 
 int main(int argc, char **argv) {
   const char *dir = argc > 2 ? argv[2] : "/tmp";
-  size_t size = argc > 3 ? strtoul(argv[3], NULL, 0) : 16384;
+  int memfd = argc > 3 && strcmp(argv[3], "memfd") == 0;
+  size_t size = argc > 3 && !memfd ? strtoul(argv[3], NULL, 0) : 16384;
   char path[4096];
   open_report(argc, argv);
   install_report_handler(SA_RESTART);
 
   snprintf(path, sizeof path, "%s/shared.bin", dir);
-  int sfd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  int sfd = memfd ? memfd_create("shared", 0) : open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (sfd < 0) die(path);
   fill(sfd, size, 7);
   volatile uint64_t *shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
   if (shared == MAP_FAILED) die("mmap shared");
-  if (unlink(path) < 0) die("unlink shared");
+  if (!memfd && unlink(path) < 0) die("unlink shared");
   int keep_fd = !(argc > 4 && strcmp(argv[4], "nofd") == 0);
   if (!keep_fd) close(sfd);
   shared[0] = 0;
