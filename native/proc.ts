@@ -1,7 +1,7 @@
 // Syscalls cryo makes on its own behalf, about other processes (no injection needed).
 import { SyscallError, check } from './check.ts';
 import { NR, O, SIG } from './constants.ts';
-import { sys, syscallArgs } from './libc.ts';
+import { lastErrno, sys, syscallArgs } from './libc.ts';
 
 export function pidfdOpen(pid: number): number {
   return check(sys.syscall(NR.pidfd_open, pid, 0, 0, 0, 0, 0), 'pidfd_open', String(pid));
@@ -135,6 +135,20 @@ export function memfdCreate(name: string): number {
 
 export function ftruncate(fd: number, size: bigint): void {
   check(syscallArgs(77 /* ftruncate */, fd, size), 'ftruncate', `fd ${fd}, ${size}`);
+}
+
+/**
+ * lseek SEEK_DATA (or with `hole`, SEEK_HOLE): where the next data (or hole) of file `fd` starts
+ * at or after `off`; -1 when no data follows (ENXIO); undefined when the file system can't say
+ * (EINVAL), so the caller reads it all.
+ */
+export function seekData(fd: number, off: number, hole = false): number | undefined {
+  const r = syscallArgs(8 /* lseek */, fd, off, hole ? 4 /* SEEK_HOLE */ : 3 /* SEEK_DATA */);
+  if (r !== -1) return r;
+  const errno = lastErrno();
+  if (errno === 6 /* ENXIO */) return -1;
+  if (errno === 22 /* EINVAL */) return undefined;
+  throw new SyscallError('lseek', errno, `fd ${fd}, ${off}, ${hole ? 'SEEK_HOLE' : 'SEEK_DATA'}`);
 }
 
 /** A close-on-exec duplicate of one of cryo's fds. */

@@ -9,7 +9,7 @@
 // Restore makes each object once (a memfd in cryo, or the tree's own memfd inode when it had an
 // fd on it: memfd.ts), fills it from those images, and every mapping of every process maps it.
 import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
-import { PAGE_SIZE, ftruncate, memfdCreate } from '../../native/index.ts';
+import { PAGE_SIZE, ftruncate, memfdCreate, seekData } from '../../native/index.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext, RestoreContext } from '../context.ts';
 import type { Vma } from '../proc/index.ts';
@@ -41,33 +41,36 @@ export function dumpShmemContent(ctx: DumpContext, shmid: number, source: string
       if (run) pagemap.push({ vaddr: BigInt(run.start), compat_nr_pages: run.pages, nr_pages: BigInt(run.pages), flags: PE_PRESENT });
       run = undefined;
     };
-    for (let off = 0; off < size; off += CHUNK) {
-      const want = Math.min(CHUNK, size - off);
-      let n = 0;
-      while (n < want) {
-        const r = readSync(src, buf, n, want - n, off + n);
-        if (r <= 0) break;
-        n += r;
-      }
-      const filled = Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
-      buf.fill(0, n, filled);
-      // Runs of non-zero pages are written with one write each, not page by page.
-      let from = -1; // start in `buf` of the run not written yet
-      const flush = (to: number): void => {
-        if (from >= 0) out.write(buf.subarray(from, to));
-        from = -1;
-      };
-      for (let p = 0; p < filled; p += PAGE_SIZE) {
-        if (buf.subarray(p, p + PAGE_SIZE).equals(zero)) {
-          flush(p);
-          end();
-          continue;
+    for (const [rangeStart, rangeEnd] of dataRanges(src, size)) {
+      end(); // a hole between ranges ends the run
+      for (let off = rangeStart; off < rangeEnd; off += CHUNK) {
+        const want = Math.min(CHUNK, rangeEnd - off);
+        let n = 0;
+        while (n < want) {
+          const r = readSync(src, buf, n, want - n, off + n);
+          if (r <= 0) break;
+          n += r;
         }
-        if (from < 0) from = p;
-        if (run) run.pages++;
-        else run = { start: off + p, pages: 1 };
+        const filled = Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+        buf.fill(0, n, filled);
+        // Runs of non-zero pages are written with one write each, not page by page.
+        let from = -1; // start in `buf` of the run not written yet
+        const flush = (to: number): void => {
+          if (from >= 0) out.write(buf.subarray(from, to));
+          from = -1;
+        };
+        for (let p = 0; p < filled; p += PAGE_SIZE) {
+          if (buf.subarray(p, p + PAGE_SIZE).equals(zero)) {
+            flush(p);
+            end();
+            continue;
+          }
+          if (from < 0) from = p;
+          if (run) run.pages++;
+          else run = { start: off + p, pages: 1 };
+        }
+        flush(filled);
       }
-      flush(filled);
     }
     end();
     out.close();
@@ -78,6 +81,27 @@ export function dumpShmemContent(ctx: DumpContext, shmid: number, source: string
   const written = pagemap.slice(1).reduce((s, e) => s + Number(e.compat_nr_pages), 0);
   ctx.stats.pages_written += written;
   return written;
+}
+
+/**
+ * The page-aligned ranges of the object open as `fd` (`size` bytes) that hold data: from
+ * SEEK_DATA/SEEK_HOLE, so the untouched part of a large object (most of a database's shared
+ * buffers) is not read while the tree is frozen; all of it where the file system can't say.
+ */
+function dataRanges(fd: number, size: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let off = 0; off < size; ) {
+    const data = seekData(fd, off);
+    if (data === undefined) return [[0, size]];
+    if (data < 0 || data >= size) break;
+    const hole = seekData(fd, data, true);
+    if (hole === undefined) return [[0, size]];
+    const from = Math.floor(data / PAGE_SIZE) * PAGE_SIZE;
+    const to = Math.min(size, Math.ceil((hole < 0 ? size : hole) / PAGE_SIZE) * PAGE_SIZE);
+    ranges.push([from, to]);
+    off = to;
+  }
+  return ranges;
 }
 
 /** Dumps the shared memory object mapped at `v` of `pid` (see the top of this file). */
