@@ -4,7 +4,7 @@
 // data after a restore.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildTarget, parseReport, requestReport, startTarget } from '../helpers/targets.ts';
@@ -61,6 +61,7 @@ test('PostgreSQL: a server with its background processes is dumped and restored;
   const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
   chownSync(dir, uid, -1);
   const data = join(dir, 'data');
+  const shmBefore = new Set(readdirSync('/dev/shm'));
   const asPostgres = (cmd: string, args: string[]): string => execFileSync('setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', cmd, ...args], { encoding: 'utf8', cwd: dir });
   asPostgres(join(PG_BIN, 'initdb'), ['-D', data, '-A', 'trust', '--no-sync']);
   const port = String(20000 + (process.pid % 10000));
@@ -81,6 +82,13 @@ test('PostgreSQL: a server with its background processes is dumped and restored;
   for (const w of workers) await waitDead(w);
   await restoreDetached(img);
   assertUntouched(postmaster, 'the restored postmaster');
+  // Killed, the server leaves its shared memory behind (System V segment, /dev/shm segments).
+  const sysvKeys = [...new Set([...readFileSync(`/proc/${postmaster}/maps`, 'utf8').matchAll(/\/SYSV([0-9a-f]{8})/g)].map((m) => `0x${m[1]}`))];
+  t.after(async () => {
+    for (const pid of [postmaster, ...workers]) await waitDead(pid).catch(() => undefined);
+    for (const key of sysvKeys) spawnSync('ipcrm', ['-M', key]);
+    for (const name of readdirSync('/dev/shm')) if (name.startsWith('PostgreSQL.') && !shmBefore.has(name)) rmSync(join('/dev/shm', name), { force: true });
+  });
   assert.equal(psql('select count(*), sum(x) from t'), '5000|12502500');
   psql('insert into t values (42)');
   assert.equal(psql('select count(*) from t'), '5001');
