@@ -29,6 +29,11 @@ export interface DumpOptions {
    */
   readonly tcpEstablished?: boolean;
   /**
+   * `--tcp-close`: established TCP connections are saved without repair mode or a network lock,
+   * to come back closed (the task sees them fail and drops them). Excludes `tcpEstablished`.
+   */
+  readonly tcpClose?: boolean;
+  /**
    * `--ext-unix-sk`: datagram unix sockets connected to a peer outside the tree (a syslog socket)
    * are saved with that peer's name, and connected to it again at restore. Without it they fail
    * the dump, as in CRIU.
@@ -77,6 +82,8 @@ export interface RestoreOptions {
   readonly leaveStopped?: boolean;
   /** `--tcp-established`: the images may hold established TCP connections (CRIU asks for it on restore too). */
   readonly tcpEstablished?: boolean;
+  /** `--tcp-close`: established TCP connections of the images come back closed (needed for a `--tcp-close` dump). */
+  readonly tcpClose?: boolean;
   /**
    * `--verify-images`: hash every image against the manifest, also the large ones this boot of
    * this host wrote and nobody changed since (by default those are trusted: see

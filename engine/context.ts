@@ -128,6 +128,8 @@ export interface RestoreContext {
   readonly onProgress: ((done: number, total: number) => void) | undefined;
   /** `--tcp-established`: established TCP connections in the images may be restored. */
   readonly tcpEstablished?: boolean;
+  /** `--tcp-close`: established TCP connections in the images come back closed. */
+  readonly tcpClose?: boolean;
   /** TCP connections rebuilt in repair mode, left once the network is unlocked (set on first use). */
   inet?: InetRestoreState;
   /** SysV shared memory: the segments of the image, and those made ready (shared by the tasks), by shmid. */

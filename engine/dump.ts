@@ -2,7 +2,7 @@
 // thread back at once, then copy memory and write the images. Read top to bottom like CRIU's
 // cr_dump_tasks(). Any failure resumes every task exactly as it was.
 import { mkdirSync } from 'node:fs';
-import { CryoError, HookError, RuntimeError, UnsupportedError } from '../errors.ts';
+import { CryoError, HookError, InputError, RuntimeError, UnsupportedError } from '../errors.ts';
 import { NR, PR, SIG } from '../native/index.ts';
 import type { DumpOptions, DumpResult, DumpStats } from './api.ts';
 import { IdAllocator, type DumpContext, type DumpTask } from './context.ts';
@@ -144,6 +144,7 @@ function checkSessions(tree: FrozenTree, shellJob: boolean): void {
 
 export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const log = opts.log ?? silentLogger;
+  if (opts.tcpEstablished && opts.tcpClose) throw new InputError('--tcp-established and --tcp-close exclude each other', { hint: 'keep the connections (--tcp-established) or have them come back closed (--tcp-close)' });
   const hook = async (action: HookName, initPid?: number): Promise<void> => {
     await opts.hooks?.({ action, imagesDir: opts.imagesDir, initPid });
   };
@@ -184,7 +185,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const tFrozen = performance.now();
   const pids = tree.processes.map((p) => p.pid);
   log.info(`frozen ${pids.length} process(es), ${tree.seized.size} thread(s) in ${(tFrozen - t0).toFixed(1)} ms`);
-  const inet = new InetDumpState(opts.pid, opts.tcpEstablished ?? false);
+  const inet = new InetDumpState(opts.pid, opts.tcpEstablished ?? false, opts.tcpClose ?? false);
   const snapshotPlan = snapshots ? new SnapshotPlan(tree) : undefined;
   let released = false;
   const remotes = new Map<number, RemoteProcess>();
@@ -296,7 +297,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     };
     images.writeStats('dump', criuDumpStats(stats));
     // The inventory goes last: with the manifest it marks a complete dump.
-    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod }]);
+    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod, ...(opts.tcpClose ? { tcp_close: true } : {}) }]);
     await images.settle();
     images.finish();
     log.debug('images written');

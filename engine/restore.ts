@@ -68,6 +68,8 @@ function load(ctx: RestoreContext): LoadedTree {
   const images = ctx.images;
   const [inv] = images.read('INVENTORY') as Entry[];
   if (!inv || (inv.img_version !== 1 && inv.img_version !== 2)) throw new ImageError(`inventory.img: unsupported images version ${inv?.img_version}`);
+  // As CRIU: a --tcp-close dump saved its connections to come back closed, and says so.
+  if (inv.tcp_close && !ctx.tcpClose) throw new UnsupportedError('the images were dumped with --tcp-close', { hint: 'restore with --tcp-close: their TCP connections come back closed' });
   const pstree = images.read('PSTREE') as Entry[];
   if (pstree.length === 0) throw new ImageError('pstree.img: no processes');
   const processes: LoadedProcess[] = [];
@@ -358,6 +360,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     shellJob: opts.shellJob,
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
     tcpEstablished: opts.tcpEstablished ?? false,
+    tcpClose: opts.tcpClose ?? false,
   };
   const tree = load(ctx);
   const rootLp = tree.processes[0]!;

@@ -13,6 +13,7 @@ interface Args extends LogArgs {
   readonly pidfile?: string;
   readonly 'shell-job'?: boolean;
   readonly 'tcp-established'?: boolean;
+  readonly 'tcp-close'?: boolean;
   readonly 'verify-images'?: boolean;
   readonly 'leave-stopped'?: boolean;
   readonly 'action-script'?: string[];
@@ -34,6 +35,7 @@ export const restoreCommand: CommandModule<object, Args> = {
       .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
       .option('file-locks', { alias: 'l', type: 'boolean', describe: 'take the dumped flock/POSIX/OFD locks again (cryo always does when the images hold them; accepted as in `criu restore -l`)' })
       .option('ext-unix-sk', { alias: 'x', type: 'boolean', describe: 'connect sockets saved with `dump --ext-unix-sk` to their outside peer again (always done; accepted as in `criu restore -x`)' })
+      .option('tcp-close', { type: 'boolean', describe: 'established TCP connections of the images come back closed (needed for a dump made with --tcp-close)' })
       .option('verify-images', { type: 'boolean', describe: 'hash every image against the manifest, also pages this host wrote and nobody changed since (trusted by default)' })
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the restored process stopped (SIGSTOP)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
@@ -61,6 +63,7 @@ export const restoreCommand: CommandModule<object, Args> = {
         detached: argv['restore-detached'],
         shellJob: argv['shell-job'],
         tcpEstablished: argv['tcp-established'],
+        tcpClose: argv['tcp-close'],
         verifyImages: argv['verify-images'],
         leaveStopped: argv['leave-stopped'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,

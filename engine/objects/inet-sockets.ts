@@ -73,14 +73,17 @@ type Hook = (action: HookName) => Promise<void>;
 export class InetDumpState {
   readonly rootPid: number;
   readonly tcpEstablished: boolean;
+  /** --tcp-close: established connections are saved as they are, to come back closed. */
+  readonly tcpClose: boolean;
   method: LockMethod | undefined;
   readonly locked: Conn[] = [];
   readonly repaired: number[] = [];
   #lockHookFired = false;
 
-  constructor(rootPid: number, tcpEstablished: boolean) {
+  constructor(rootPid: number, tcpEstablished: boolean, tcpClose = false) {
     this.rootPid = rootPid;
     this.tcpEstablished = tcpEstablished;
+    this.tcpClose = tcpClose;
   }
 
   /** inventory_entry.network_lock_method: the method used (or that would be used). */
@@ -184,9 +187,9 @@ function dumpOne(ctx: DumpContext, f: FdFacts, own: number): Entry {
         hint: 'accept them first; CRIU refuses these too (--tcp-skip-in-flight is not supported yet)',
       });
     }
-    if (state === TCP_STATE.ESTABLISHED && !ctx.inet?.tcpEstablished) {
+    if (state === TCP_STATE.ESTABLISHED && !ctx.inet?.tcpEstablished && !ctx.inet?.tcpClose) {
       throw new UnsupportedError(`${where}: Connected TCP socket, consider using --tcp-established option.`, {
-        hint: 'with --tcp-established the connection is saved in TCP repair mode and locked in the network until the restore',
+        hint: 'with --tcp-established the connection is saved in TCP repair mode and locked in the network until the restore; with --tcp-close it comes back closed',
       });
     }
     if (state !== TCP_STATE.LISTEN && state !== TCP_STATE.CLOSE && state !== TCP_STATE.ESTABLISHED) {
@@ -218,7 +221,8 @@ function dumpOne(ctx: DumpContext, f: FdFacts, own: number): Entry {
   if (family === AF.INET6) isk.v6only = getsockoptInt(own, IPPROTO.IPV6, IPV6_V6ONLY) !== 0;
   if (getsockoptInt(own, SOL.IP, IP_FREEBIND)) isk.ip_opts = { freebind: true };
   if (d.shutdown) isk.shutdown = d.shutdown & 3;
-  if (tcp && state === TCP_STATE.ESTABLISHED) dumpTcpStream(ctx, own, isk, { family: family as 2 | 10, src: d.src, srcPort: d.srcPort, dst: d.dst, dstPort: d.dstPort });
+  if (tcp && state === TCP_STATE.ESTABLISHED && ctx.inet?.tcpClose) ctx.log.debug(`${where}: TCP connection ${ino.toString(16)} saved to come back closed (--tcp-close)`);
+  else if (tcp && state === TCP_STATE.ESTABLISHED) dumpTcpStream(ctx, own, isk, { family: family as 2 | 10, src: d.src, srcPort: d.srcPort, dst: d.dst, dstPort: d.dstPort });
   return { type: FD_TYPE_INETSK, id, isk };
 }
 
@@ -300,8 +304,9 @@ export const inetSocketKind: FdKind = {
     const family = Number(e.family);
     const tcp = Number(e.proto) === IPPROTO.TCP;
     const state = Number(e.state);
+    if (tcp && state === TCP_STATE.ESTABLISHED && ctx.tcpClose) return closedConnection(e, family);
     if (tcp && state === TCP_STATE.ESTABLISHED && !ctx.tcpEstablished) {
-      throw new UnsupportedError(`files.img: connected TCP socket ${Number(e.ino).toString(16)} in image`, { hint: 'restore with --tcp-established' });
+      throw new UnsupportedError(`files.img: connected TCP socket ${Number(e.ino).toString(16)} in image`, { hint: 'restore with --tcp-established, or with --tcp-close to have it come back closed' });
     }
     const fd = socket(family, Number(e.type) | SOCK.CLOEXEC, Number(e.proto));
     try {
@@ -331,6 +336,24 @@ export const inetSocketKind: FdKind = {
     }
   },
 };
+
+/**
+ * --tcp-close: an established connection comes back as a TCP socket of its family and options
+ * that was never connected, as CRIU's TCP_CLOSE state: reads fail with ENOTCONN, writes with EPIPE,
+ * epoll reports it hung up. The task drops it as a lost connection.
+ */
+function closedConnection(e: Entry, family: number): number {
+  const fd = socket(family, Number(e.type) | SOCK.CLOEXEC, Number(e.proto));
+  try {
+    if (family === AF.INET6) setsockoptInt(fd, IPPROTO.IPV6, IPV6_V6ONLY, e.v6only ? 1 : 0);
+    restoreSockOpts(fd, e.opts as Entry, true);
+    fcntl(fd, F.SETFL, Number(e.flags) & O_NONBLOCK);
+    return fd;
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+}
 
 /** Sends all of `data` into the queue selected with TCP_REPAIR_QUEUE (or out, when not in repair). */
 function sendAll(fd: number, data: Buffer): void {
@@ -396,9 +419,11 @@ function restoreTcpStream(ctx: RestoreContext, fd: number, e: Entry, peer: SockA
   ctx.log.debug(`TCP socket ${Number(e.ino).toString(16)} rebuilt in repair mode: ${inqLen} bytes to read, ${outqLen} to send`);
 }
 
-/** The established TCP connections of the images, as locked at dump. */
+/** The established TCP connections of the images, as locked at dump (none when dumped with --tcp-close). */
 function lockedConns(ctx: RestoreContext): Conn[] {
   const out: Conn[] = [];
+  const [inv] = ctx.images.read('INVENTORY') as Entry[];
+  if (inv?.tcp_close) return out;
   for (const f of ctx.files.values()) {
     const e = f.isk as Entry | undefined;
     if (f.type !== FD_TYPE_INETSK || !e || Number(e.proto) !== IPPROTO.TCP || Number(e.state) !== TCP_STATE.ESTABLISHED) continue;

@@ -118,6 +118,7 @@ export const dumpStep = {
         tcpEstablished: bool(c, 'tcp-established', 'dump'),
         fileLocks: bool(c, 'file-locks', 'dump'),
         extUnixSk: bool(c, 'ext-unix-sk', 'dump'),
+        tcpClose: bool(c, 'tcp-close', 'dump'),
         hooks: ctx.hooks,
         signal: ctx.signal,
         onProgress: pageProgress(ctx),

@@ -32,6 +32,7 @@ export const restoreStep = {
       detached,
       shellJob: bool(c, 'shell-job', 'restore'),
       tcpEstablished: bool(c, 'tcp-established', 'restore'),
+      tcpClose: bool(c, 'tcp-close', 'restore'),
       leaveStopped: bool(c, 'leave-stopped', 'restore'),
       hooks: ctx.hooks,
       onProgress: pageProgress(ctx),

@@ -12,7 +12,7 @@ import { test, type TestContext } from 'node:test';
 import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, parseReport, requestReport, startTarget, waitForFileLine, fileSize } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
-import { assertUntouched, dumpOk, restoreDetached, sleep, waitDumpedGone } from './e2e.ts';
+import { PYTHON, assertUntouched, dumpOk, restoreDetached, sleep, waitDumpedGone } from './e2e.ts';
 
 const CRIT = '/usr/bin/crit';
 const critSkip = !existsSync(CRIT) && process.env['CI'] !== 'true';
@@ -236,4 +236,76 @@ test('a connection to a server outside the tree: --leave-running goes on; kill +
   assert.deepEqual(await requestCheck(pid, log), { p_got: 'q3', p_write: 'ok' });
   await expectEcho('q3');
   assert.equal(closed, '');
+});
+
+// An echo server that serves any number of clients and logs each connection it loses.
+const ECHO_SERVER = `
+import selectors, socket, sys
+log = open(sys.argv[1], 'a', buffering=1)
+sel = selectors.DefaultSelector()
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('127.0.0.1', 0)); srv.listen(8); srv.setblocking(False)
+sel.register(srv, selectors.EVENT_READ)
+print('port', srv.getsockname()[1], flush=True)
+print('ready', flush=True)
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if s is srv:
+            c, _ = srv.accept(); c.setblocking(False); sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            data = s.recv(100)
+        except OSError as e:
+            data = b''
+            log.write(f'lost {e.errno}\\n')
+        if not data:
+            log.write('closed\\n'); sel.unregister(s); s.close()
+        else:
+            s.sendall(b'echo:' + data)
+`;
+
+/** Connects to 127.0.0.1:`port`, sends `what` and resolves with what comes back first. */
+function echoOnce(port: number, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(port, '127.0.0.1', () => c.write(what));
+    c.setEncoding('utf8').once('data', (d: string) => {
+      c.destroy();
+      resolve(d);
+    });
+    c.once('error', reject);
+  });
+}
+
+test('--tcp-close: a server holding a client\'s connection is dumped without repair or lock; the restore needs --tcp-close, the connection comes back closed, the server drops it and serves new clients', async (t) => {
+  const dir = tmpDir('cryo-inet-tcp-close', t);
+  const log = join(dir, 'server.log');
+  const target = await startTarget([PYTHON, '-c', ECHO_SERVER, log], { t });
+  const port = Number(/^port (\d+)$/m.exec(target.output())![1]);
+  const client = connect(port, '127.0.0.1');
+  t.after(() => client.destroy());
+  let clientSaw = '';
+  client.setEncoding('utf8').on('data', (d: string) => (clientSaw += d));
+  const clientEnded = new Promise<void>((r) => {
+    client.on('close', () => r());
+  });
+  client.on('error', () => undefined);
+  client.write('one');
+  for (let i = 0; i < 200 && clientSaw !== 'echo:one'; i++) await sleep(10);
+  assert.equal(clientSaw, 'echo:one');
+  const img = join(dir, 'img');
+  const both = await runCryo(['dump', '-t', String(target.pid), '-D', join(dir, 'both'), '--tcp-established', '--tcp-close']);
+  assert.equal(both.code, 2, both.stderr);
+  assertUntouched(target.pid);
+  await dumpOk(target.pid, img, ['--tcp-close']);
+  await waitDumpedGone(target);
+  assert.equal(nftHasTable(target.pid), false, 'no network lock');
+  await clientEnded; // the killed server's connection closed (nothing held it in repair mode)
+  const plain = await runCryo(['restore', '-D', img, '-d']);
+  assert.equal(plain.code, 4, plain.stderr);
+  assert.match(plain.stderr, /dumped with --tcp-close[\s\S]*hint: restore with --tcp-close/);
+  await restoreDetached(img, ['--tcp-close']);
+  assertUntouched(target.pid, 'the restored server');
+  await waitForFileLine(log, (l) => l === 'closed', 5000);
+  assert.equal(await echoOnce(port, 'two'), 'echo:two', 'the restored server serves a new client');
 });
