@@ -34,6 +34,11 @@ export interface DumpOptions {
    */
   readonly tcpClose?: boolean;
   /**
+   * `--skip-in-flight`: a TCP listener with connections not accepted yet is dumped without them
+   * (their clients see a reset and retry), instead of failing the dump.
+   */
+  readonly skipInFlight?: boolean;
+  /**
    * `--ext-unix-sk`: datagram unix sockets connected to a peer outside the tree (a syslog socket)
    * are saved with that peer's name, and connected to it again at restore. Without it they fail
    * the dump, as in CRIU.

@@ -468,10 +468,11 @@ export function checkRegFiles(ctx: RestoreContext): void {
       if (!st.isFile()) continue;
       size = st.size;
     } catch (e) {
-      problems.push(`${name} is missing (${(e as { code?: string }).code ?? (e as Error).message})`);
+      problems.push(`Can't open file ${name} on restore: ${(e as { code?: string }).code ?? (e as Error).message}`);
       continue;
     }
-    if (BigInt(size) !== BigInt(reg.size) && (flags & O.ACCMODE) !== O.WRONLY) problems.push(`${name} has ${size} bytes, ${reg.size} at the dump`);
+    // CRIU's wording, which users search for.
+    if (BigInt(size) !== BigInt(reg.size) && (flags & O.ACCMODE) !== O.WRONLY) problems.push(`File ${name} has bad size ${size} (expect ${reg.size})`);
   }
   if (problems.length === 0) return;
   throw new RuntimeError(`files have changed since the dump:\n  ${[...new Set(problems)].join('\n  ')}`, {

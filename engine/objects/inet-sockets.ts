@@ -75,15 +75,18 @@ export class InetDumpState {
   readonly tcpEstablished: boolean;
   /** --tcp-close: established connections are saved as they are, to come back closed. */
   readonly tcpClose: boolean;
+  /** --skip-in-flight: connections waiting in a listener's accept queue are left out. */
+  readonly skipInFlight: boolean;
   method: LockMethod | undefined;
   readonly locked: Conn[] = [];
   readonly repaired: number[] = [];
   #lockHookFired = false;
 
-  constructor(rootPid: number, tcpEstablished: boolean, tcpClose = false) {
+  constructor(rootPid: number, tcpEstablished: boolean, tcpClose = false, skipInFlight = false) {
     this.rootPid = rootPid;
     this.tcpEstablished = tcpEstablished;
     this.tcpClose = tcpClose;
+    this.skipInFlight = skipInFlight;
   }
 
   /** inventory_entry.network_lock_method: the method used (or that would be used). */
@@ -183,9 +186,11 @@ function dumpOne(ctx: DumpContext, f: FdFacts, own: number): Entry {
   const state = d.state;
   if (tcp) {
     if (state === TCP_STATE.LISTEN && d.rqueue !== 0) {
-      throw new UnsupportedError(`${where}: in-flight connection (l) for ${ino.toString(16)}: ${d.rqueue} connection(s) wait in the accept queue`, {
-        hint: 'accept them first; CRIU refuses these too (--tcp-skip-in-flight is not supported yet)',
-      });
+      const inFlight = `in-flight connection (l) for ${ino.toString(16)}: ${d.rqueue} connection(s) wait in the accept queue`;
+      if (!ctx.inet?.skipInFlight) {
+        throw new UnsupportedError(`${where}: ${inFlight}`, { hint: 'accept them first, or dump with --skip-in-flight to leave them out (their clients see a reset and retry), as CRIU' });
+      }
+      ctx.log.warn(`${where}: ${inFlight}: left out (--skip-in-flight)`);
     }
     if (state === TCP_STATE.ESTABLISHED && !ctx.inet?.tcpEstablished && !ctx.inet?.tcpClose) {
       throw new UnsupportedError(`${where}: Connected TCP socket, consider using --tcp-established option.`, {

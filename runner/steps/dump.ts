@@ -119,6 +119,7 @@ export const dumpStep = {
         fileLocks: bool(c, 'file-locks', 'dump'),
         extUnixSk: bool(c, 'ext-unix-sk', 'dump'),
         tcpClose: bool(c, 'tcp-close', 'dump'),
+        skipInFlight: bool(c, 'skip-in-flight', 'dump'),
         hooks: ctx.hooks,
         signal: ctx.signal,
         onProgress: pageProgress(ctx),

@@ -309,3 +309,40 @@ test('--tcp-close: a server holding a client\'s connection is dumped without rep
   await waitForFileLine(log, (l) => l === 'closed', 5000);
   assert.equal(await echoOnce(port, 'two'), 'echo:two', 'the restored server serves a new client');
 });
+
+// A server that accepts only once the file `go` exists (until then, clients wait in its accept queue).
+const LAZY_SERVER = `
+import os, socket, sys, time
+srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(8)
+print('port', srv.getsockname()[1], flush=True)
+print('ready', flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+while True:
+    c, _ = srv.accept()
+    c.sendall(b'echo:' + c.recv(100))
+    c.close()
+`;
+
+test('a TCP listener with a connection not accepted yet: refused (task untouched) unless --skip-in-flight, which leaves it out; the restored listener serves new clients', async (t) => {
+  const dir = tmpDir('cryo-inet-in-flight', t);
+  const go = join(dir, 'go');
+  const target = await startTarget([PYTHON, '-c', LAZY_SERVER, go], { t });
+  const port = Number(/^port (\d+)$/m.exec(target.output())![1]);
+  const waiting = connect(port, '127.0.0.1');
+  waiting.on('error', () => undefined);
+  t.after(() => waiting.destroy());
+  await new Promise<void>((r) => waiting.once('connect', () => r()));
+  const refused = await runCryo(['dump', '-t', String(target.pid), '-D', join(dir, 'refused')]);
+  assert.equal(refused.code, 4, refused.stderr);
+  assert.match(refused.stderr, /1 connection\(s\) wait in the accept queue/);
+  assert.match(refused.stderr, /hint: .*--skip-in-flight/);
+  assertUntouched(target.pid);
+  const img = join(dir, 'img');
+  await dumpOk(target.pid, img, ['--skip-in-flight']);
+  assert.match(readFileSync(join(img, 'dump.log'), 'utf8'), /1 connection\(s\) wait in the accept queue: left out \(--skip-in-flight\)/);
+  await waitDumpedGone(target);
+  await restoreDetached(img);
+  writeFileSync(go, '');
+  assert.equal(await echoOnce(port, 'new'), 'echo:new');
+});
