@@ -39,6 +39,12 @@ export interface DumpOptions {
    */
   readonly skipInFlight?: boolean;
   /**
+   * `--network-lock`: how established connections are locked between dump and restore:
+   * nftables, iptables, or skip (the user does it, e.g. in network-lock/-unlock action scripts).
+   * Stored in the inventory; the restore unlocks the same way. Default: nftables, else iptables.
+   */
+  readonly networkLock?: 'iptables' | 'nftables' | 'skip';
+  /**
    * `--ext-unix-sk`: datagram unix sockets connected to a peer outside the tree (a syslog socket)
    * are saved with that peer's name, and connected to it again at restore. Without it they fail
    * the dump, as in CRIU.

@@ -15,6 +15,7 @@ interface Args extends LogArgs {
   readonly 'ext-unix-sk'?: boolean;
   readonly 'tcp-close'?: boolean;
   readonly 'skip-in-flight'?: boolean;
+  readonly 'network-lock'?: 'iptables' | 'nftables' | 'skip';
   readonly 'ghost-limit'?: string;
   readonly 'file-locks'?: boolean;
   readonly 'action-script'?: string[];
@@ -36,6 +37,7 @@ export const dumpCommand: CommandModule<object, Args> = {
       .option('tcp-established', { type: 'boolean', describe: 'checkpoint/restore established TCP connections (repair mode; the network is locked for them in between)' })
       .option('tcp-close', { type: 'boolean', describe: 'save established TCP connections without repair or a network lock; they come back closed (restore with --tcp-close)' })
       .option('skip-in-flight', { alias: 'tcp-skip-in-flight', type: 'boolean', describe: 'dump a TCP listener without the connections not accepted yet (their clients see a reset and retry)' })
+      .option('network-lock', { type: 'string', choices: ['iptables', 'nftables', 'skip'], describe: 'how --tcp-established connections are locked until the restore (default nftables, else iptables; skip: by you, e.g. in action scripts)' })
       .option('ext-unix-sk', { alias: 'x', type: 'boolean', describe: 'save datagram unix sockets connected outside the tree (a syslog socket) with their peer\'s name; restore connects them to it again' })
       .option('ghost-limit', { type: 'string', describe: 'largest deleted file still open or mapped to save, e.g. 1M (default), 64M' })
       .option('file-locks', { alias: 'l', type: 'boolean', describe: 'dump flock and POSIX locks held by the process (refused without it)' })
@@ -70,6 +72,7 @@ export const dumpCommand: CommandModule<object, Args> = {
         extUnixSk: argv['ext-unix-sk'],
         tcpClose: argv['tcp-close'],
         skipInFlight: argv['skip-in-flight'],
+        networkLock: argv['network-lock'],
         ghostLimit: argv['ghost-limit'] === undefined ? undefined : parseSize(argv['ghost-limit']),
         fileLocks: argv['file-locks'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,

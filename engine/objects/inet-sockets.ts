@@ -77,30 +77,33 @@ export class InetDumpState {
   readonly tcpClose: boolean;
   /** --skip-in-flight: connections waiting in a listener's accept queue are left out. */
   readonly skipInFlight: boolean;
+  /** --network-lock: how to lock established connections (default: nftables, else iptables). */
+  readonly networkLock: LockMethod | undefined;
   method: LockMethod | undefined;
   readonly locked: Conn[] = [];
   readonly repaired: number[] = [];
   #lockHookFired = false;
 
-  constructor(rootPid: number, tcpEstablished: boolean, tcpClose = false, skipInFlight = false) {
+  constructor(rootPid: number, tcpEstablished: boolean, tcpClose = false, skipInFlight = false, networkLock?: LockMethod) {
     this.rootPid = rootPid;
     this.tcpEstablished = tcpEstablished;
     this.tcpClose = tcpClose;
     this.skipInFlight = skipInFlight;
+    this.networkLock = networkLock;
   }
 
   /** inventory_entry.network_lock_method: the method used (or that would be used). */
   get networkLockMethod(): number {
     if (this.method) return NETWORK_LOCK_METHOD[this.method];
     try {
-      return NETWORK_LOCK_METHOD[pickLockMethod()];
+      return NETWORK_LOCK_METHOD[pickLockMethod(this.networkLock)];
     } catch {
       return NETWORK_LOCK_METHOD.iptables;
     }
   }
 
   lock(c: Conn): void {
-    this.method ??= pickLockMethod();
+    this.method ??= pickLockMethod(this.networkLock);
     lockConnection(this.method, this.rootPid, c);
     this.locked.push(c);
   }

@@ -2,14 +2,15 @@
 // in repair mode, and while its task is gone between dump and restore, every packet of it is
 // dropped so the peer sees silence (and retransmits later), never a reset. nftables (a table
 // `inet CRIU-<root pid>` with a set of locked 4-tuples per family) when `nft` is installed, else
-// iptables/ip6tables rules, as CRIU 3.17 writes them.
+// iptables/ip6tables rules, as CRIU 3.17 writes them; or, with --network-lock skip, nothing: the
+// user locks the network (network-lock / network-unlock action scripts), as with CRIU.
 import { existsSync } from 'node:fs';
 import { RuntimeError, UnsupportedError } from '../../errors.ts';
 import { childProcess, net } from '../lazy-builtins.ts';
 
-export type LockMethod = 'iptables' | 'nftables';
-/** inventory_entry.network_lock_method (CRIU's enum NETWORK_LOCK_METHOD). */
-export const NETWORK_LOCK_METHOD = { iptables: 0, nftables: 1 } as const;
+export type LockMethod = 'iptables' | 'nftables' | 'skip';
+/** inventory_entry.network_lock_method (CRIU's internal enum NETWORK_LOCK_METHOD). */
+export const NETWORK_LOCK_METHOD = { iptables: 0, nftables: 1, skip: 2 } as const;
 /** Packets carrying this mark pass the lock (CRIU's SOCCR_MARK). */
 const SOCCR_MARK = '0xC114';
 
@@ -28,8 +29,14 @@ function which(cmd: string): string | undefined {
   return undefined;
 }
 
-/** nftables where `nft` exists, else iptables; refuses when neither does. */
-export function pickLockMethod(): LockMethod {
+/** `wanted` (--network-lock), or nftables where `nft` exists, else iptables; refuses when the tool is missing. */
+export function pickLockMethod(wanted?: LockMethod): LockMethod {
+  if (wanted === 'skip') return 'skip';
+  if (wanted) {
+    const tool = wanted === 'nftables' ? 'nft' : 'iptables';
+    if (which(tool)) return wanted;
+    throw new UnsupportedError(`can't lock the network with ${wanted}: ${tool} is not installed`, { hint: `install it, pick another --network-lock, or --network-lock skip and lock it yourself` });
+  }
   if (which('nft')) return 'nftables';
   if (which('iptables')) return 'iptables';
   throw new UnsupportedError("can't lock the network for established TCP connections: neither nft nor iptables is installed", {
@@ -38,7 +45,7 @@ export function pickLockMethod(): LockMethod {
 }
 
 export function lockMethodByNumber(n: number | undefined): LockMethod {
-  return n === NETWORK_LOCK_METHOD.nftables ? 'nftables' : 'iptables';
+  return n === NETWORK_LOCK_METHOD.nftables ? 'nftables' : n === NETWORK_LOCK_METHOD.skip ? 'skip' : 'iptables';
 }
 
 export const nftTable = (rootPid: number): string => `inet CRIU-${rootPid}`;
@@ -103,6 +110,7 @@ function iptablesSwitch(c: Conn, lock: boolean): { ok: boolean; err: string } {
 
 /** Drops every packet of connection `c`, both ways. */
 export function lockConnection(method: LockMethod, rootPid: number, c: Conn): void {
+  if (method === 'skip') return;
   if (method === 'iptables') {
     const r = iptablesSwitch(c, true);
     if (!r.ok) throw new RuntimeError(`iptables: can't lock connection: ${r.err}`);
@@ -125,6 +133,7 @@ export function lockConnection(method: LockMethod, rootPid: number, c: Conn): vo
  * each connection's rules. Returns what could not be undone (an already unlocked network is fine).
  */
 export function unlockConnections(method: LockMethod, rootPid: number, conns: readonly Conn[]): string[] {
+  if (method === 'skip') return [];
   if (method === 'nftables') {
     const table = nftTable(rootPid);
     if (!nftHasTable(table)) return [];

@@ -120,6 +120,7 @@ export const dumpStep = {
         extUnixSk: bool(c, 'ext-unix-sk', 'dump'),
         tcpClose: bool(c, 'tcp-close', 'dump'),
         skipInFlight: bool(c, 'skip-in-flight', 'dump'),
+        networkLock: str(c, 'network-lock') as 'iptables' | 'nftables' | 'skip' | undefined,
         hooks: ctx.hooks,
         signal: ctx.signal,
         onProgress: pageProgress(ctx),

@@ -346,3 +346,21 @@ test('a TCP listener with a connection not accepted yet: refused (task untouched
   writeFileSync(go, '');
   assert.equal(await echoOnce(port, 'new'), 'echo:new');
 });
+
+test('--network-lock skip: established connections are saved and restored without cryo locking the network (left to the user, as CRIU); the inventory says so', async (t) => {
+  const dir = tmpDir('cryo-inet-lock-skip', t);
+  const { pid, log, target } = await startInet(t, dir, 'est');
+  dropLockAtEnd(t, pid);
+  const bad = await runCryo(['dump', '-t', String(pid), '-D', join(dir, 'bad'), '--tcp-established', '--network-lock', 'pf']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assertUntouched(pid);
+  const img = join(dir, 'img');
+  await dumpOk(pid, img, ['--tcp-established', '--network-lock', 'skip']);
+  await waitDumpedGone(target);
+  assert.equal(nftHasTable(pid), false, 'cryo locked nothing');
+  if (!critSkip) assert.equal((await crit(join(img, 'inventory.img'))).entries[0].network_lock_method, 2, 'skip');
+  await restoreDetached(img, ['--tcp-established']);
+  const after = parseReport(await requestReport(pid, log));
+  assert.deepEqual([after.a_inq, after.c_inq], ['10', '10']);
+  assert.deepEqual(await requestCheck(pid, log), { a_got: 'c2a-queued', c_got: 'a2c-queued', exchange: 'ok' });
+});
