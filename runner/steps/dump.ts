@@ -120,7 +120,7 @@ export const dumpStep = {
         extUnixSk: bool(c, 'ext-unix-sk', 'dump'),
         tcpClose: bool(c, 'tcp-close', 'dump'),
         skipInFlight: bool(c, 'skip-in-flight', 'dump'),
-        networkLock: str(c, 'network-lock') as 'iptables' | 'nftables' | 'skip' | undefined,
+        networkLock: networkLock(str(c, 'network-lock')),
         hooks: ctx.hooks,
         signal: ctx.signal,
         onProgress: pageProgress(ctx),
@@ -139,3 +139,8 @@ export const dumpStep = {
     }
   },
 } as const satisfies StepKind;
+
+/** The dump step's network-lock: 'auto' (the default) leaves the choice to the engine. */
+function networkLock(v: string | undefined): 'iptables' | 'nftables' | 'skip' | undefined {
+  return v === 'iptables' || v === 'nftables' || v === 'skip' ? v : undefined;
+}
