@@ -27,6 +27,7 @@ import { inotifyKind } from './inotify.ts';
 import { memfdKind } from './memfd.ts';
 import { FOWN, PATH_OFF, closeCryoPidfd, installFd, openInTask, fdFacts, reopenFlags, type FdFacts, type FdKind } from './fd-kind.ts';
 import { peekPipe, readPipeDataImage, writePipeBytes, writePipeDataImage } from './pipe-data.ts';
+import { buildIdWords, readBuildId } from './build-id.ts';
 
 export { openInTask };
 import { inetSocketKind } from './inet-sockets.ts';
@@ -56,6 +57,9 @@ export function internRegFile(ctx: DumpContext, pid: number, path: string, opts:
     const st = statSync(path);
     reg.mode = st.mode;
     if (st.isFile()) reg.size = BigInt(st.size);
+    // Programs and libraries: their build-id too, so a restore refuses another build of the same size.
+    const buildId = opts.mapped && st.isFile() ? readBuildId(path) : undefined;
+    if (buildId) reg.build_id = buildIdWords(buildId);
   } catch {
     throw new UnsupportedError(`${pid}: ${opts.mapped ? 'mapped' : 'open'} file ${path} is not reachable by path`, {
       hint: 'the file lives in another mount namespace or was replaced',
@@ -446,9 +450,9 @@ export function restoreFds(ctx: RestoreContext, task: RestoreTask, filesId: numb
 
 /**
  * Before any process is made: every regular file the images name by path (open, mapped, the exe)
- * is there and has the size it had at the dump, as CRIU checks ("has bad size") — a different
- * version of a program or library, or a data file written since, would be restored into a task
- * that expects the old one. A file open write-only (a log: the task never reads it) may have
+ * is there and has the size it had at the dump, as CRIU checks ("has bad size"), and a program or
+ * library its ELF build-id ("has bad build-ID") — a different version of a program or library, or
+ * a data file written since, would be restored into a task that expects the old one. A file open write-only (a log: the task never reads it) may have
  * grown — CRIU lets only O_WRONLY|O_APPEND ones, and refuses a service whose `>` log grew since.
  * Deleted files (their ghost is in the images) and /proc files are not looked at. Every problem
  * is reported at once.
@@ -473,6 +477,11 @@ export function checkRegFiles(ctx: RestoreContext): void {
     }
     // CRIU's wording, which users search for.
     if (BigInt(size) !== BigInt(reg.size) && (flags & O.ACCMODE) !== O.WRONLY) problems.push(`File ${name} has bad size ${size} (expect ${reg.size})`);
+    else if (Array.isArray(reg.build_id) && reg.build_id.length > 0) {
+      const now = readBuildId(name);
+      const want = (reg.build_id as number[]).map(Number);
+      if (!now || buildIdWords(now).join(',') !== want.join(',')) problems.push(`File ${name} has bad build-ID`);
+    }
   }
   if (problems.length === 0) return;
   throw new RuntimeError(`files have changed since the dump:\n  ${[...new Set(problems)].join('\n  ')}`, {

@@ -1,9 +1,10 @@
 // zdtm-style state checks: each target sets up one kind of state, reports it, is dumped and
 // restored, and must report the same state afterwards (and keep working).
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, truncateSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readFileSync, readdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readBuildId } from '../../engine/objects/build-id.ts';
 import { runCryo } from '../helpers/cryo.ts';
 import { buildTarget, parseReport, requestReport, startTarget } from '../helpers/targets.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -76,6 +77,33 @@ test('files changed since the dump (a data file written, or gone) refuse the res
   const r = await runCryo(['restore', '-D', img, '-d']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(parseReport(await requestReport(target.pid, log)).data_ok, 'ok');
+});
+
+test('a program rebuilt since the dump (same size, another ELF build-id) refuses the restore, as CRIU\'s "has bad build-ID"; put back, it restores', async (t) => {
+  const dir = tmpDir('cryo-build-id-changed', t);
+  const exe = join(dir, 'counter');
+  copyFileSync(buildTarget('counter'), exe);
+  const log = join(dir, 'counter.log');
+  const target = await startTarget([exe, log, '4'], { t });
+  const img = join(dir, 'img');
+  const d = await runCryo(['dump', '-t', String(target.pid), '-D', img]);
+  assert.equal(d.code, 0, d.stderr);
+  await target.exited;
+  const original = readFileSync(exe);
+  const id = readBuildId(exe)!;
+  assert.ok(id, 'the test program has a build-id');
+  const rebuilt = Buffer.from(original);
+  const at = rebuilt.indexOf(id);
+  rebuilt[at] = rebuilt[at]! ^ 0xff;
+  writeFileSync(exe, rebuilt);
+  const r = await runCryo(['restore', '-D', img, '-d']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`  File ${exe} has bad build-ID\\n`));
+  assert.equal(existsSync(`/proc/${target.pid}`), false, 'no process was made');
+  writeFileSync(exe, original);
+  const ok = await runCryo(['restore', '-D', img, '-d']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(parseReport(await requestReport(target.pid, log))['count']);
 });
 
 // The second run has cryo write the second half of the pages (from another thread) while the
