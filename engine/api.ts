@@ -45,6 +45,13 @@ export interface DumpOptions {
    */
   readonly networkLock?: 'iptables' | 'nftables' | 'skip';
   /**
+   * A killing dump waits for the tasks to die and reaps cryo's tracee notifications of them
+   * (default: a long-lived caller must not keep them as zombies). false only sends SIGKILL: the
+   * tasks finish dying (freeing their memory) after cryo exits, as with CRIU — for a command that
+   * exits right after the dump.
+   */
+  readonly reapKilled?: boolean;
+  /**
    * `--ext-unix-sk`: datagram unix sockets connected to a peer outside the tree (a syslog socket)
    * are saved with that peer's name, and connected to it again at restore. Without it they fail
    * the dump, as in CRIU.

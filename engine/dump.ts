@@ -193,7 +193,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (released) return;
     released = true;
     releaseScratch(remotes, final, log);
-    releaseThreads(tree.seized, final, pids);
+    releaseThreads(tree.seized, final, pids, opts.reapKilled ?? true);
   };
   try {
     faultPoint('seized');

@@ -149,10 +149,14 @@ export function seizeTree(root: number, log: Logger): FrozenTree {
 
 const isZombie = (state: string): boolean => state === 'Z' || state === 'X';
 
-/** How a frozen tree is let go: resumed, left stopped (SIGSTOP), or killed. */
-export function releaseThreads(seized: Iterable<number>, final: 'running' | 'stopped' | 'killed', pids: readonly number[] = []): void {
+/**
+ * How a frozen tree is let go: resumed, left stopped (SIGSTOP), or killed — and, with `reap`,
+ * waited for (see DumpOptions.reapKilled); else they die after cryo exits, which detaches them.
+ */
+export function releaseThreads(seized: Iterable<number>, final: 'running' | 'stopped' | 'killed', pids: readonly number[] = [], reap = true): void {
   if (final === 'killed') {
-    killTraced(pids, seized);
+    if (reap) killTraced(pids, seized);
+    else for (const pid of pids) sendSignal(pid, SIG.SIGKILL);
     return;
   }
   for (const tid of seized) tryDetach(tid, final === 'stopped' ? SIG.SIGSTOP : 0);

@@ -75,6 +75,8 @@ export const dumpCommand: CommandModule<object, Args> = {
         networkLock: argv['network-lock'],
         ghostLimit: argv['ghost-limit'] === undefined ? undefined : parseSize(argv['ghost-limit']),
         fileLocks: argv['file-locks'],
+        // cryo exits next: the killed tasks finish dying on their own, as after CRIU.
+        reapKilled: false,
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,
         log,
         signal: ac.signal,
