@@ -121,9 +121,9 @@ function planVma(ctx: DumpContext, pid: number, v: SmapsEntry): PlannedVma {
     if (!v.shared) return { vma: v, pages: 'private', entry: entry(MAP.PRIVATE | MAP.ANONYMOUS | growsdown, VMA.AREA_REGULAR | VMA.ANON_PRIVATE) };
     // Shared anonymous memory (a /dev/zero mapping, MAP_SHARED|MAP_ANONYMOUS, or a memfd — which is
     // how cryo itself restores shared anonymous memory): one shmem object per inode, shared by
-    // every process that maps it.
-    // Its pages are the object's, dumped once from the object itself (shmem.ts), not from this
-    // process's page tables, which lack pages only other (or exited) processes touched.
+    // every process that maps it. Its pages are dumped once from the object itself (shmem.ts),
+    // not from this process's page tables, which lack the pages only other (or exited) processes
+    // touched.
     if (v.path.startsWith('/dev/zero') || v.path.startsWith('/memfd:')) {
       dumpMappedShmem(ctx, pid, v);
       return { vma: v, pages: 'none', entry: entry(MAP.SHARED | MAP.ANONYMOUS, VMA.AREA_REGULAR | VMA.ANON_SHARED, v.offset, BigInt(v.inode)) };
