@@ -103,6 +103,11 @@ export interface RestoreOptions {
   /** `--tcp-close`: established TCP connections of the images come back closed (needed for a `--tcp-close` dump). */
   readonly tcpClose?: boolean;
   /**
+   * `--manage-cgroups`: 'soft' (default, as CRIU's) puts each process back into the cgroups it was
+   * dumped in, made if missing; 'ignore' leaves them in cryo's.
+   */
+  readonly cgroupMode?: 'soft' | 'ignore';
+  /**
    * `--verify-images`: hash every image against the manifest, also the large ones this boot of
    * this host wrote and nobody changed since (by default those are trusted: see
    * ImageReader.verifyDeferred).

@@ -38,6 +38,8 @@ export interface DumpContext {
   readonly regIds: Map<string, number>;
   /** remap-fpath.img entries: deleted files saved as ghost files. */
   readonly remaps: Record<string, unknown>[];
+  /** cgroup sets of the dumped processes (and cryo's own), by their content (cgroups.ts). */
+  readonly cgroupSets: Map<string, { readonly id: number; readonly ctls: readonly { readonly name: string; readonly path: string }[] }>;
   /** Shared memory objects (shmids: inodes) whose content is dumped already (shmem.ts). */
   readonly shmemDumped: Set<number>;
   /** Ghost images (remap ids) by the deleted file's inode, "dev:ino": one per file, however many fds and mappings. */
@@ -130,6 +132,10 @@ export interface RestoreContext {
   readonly tcpEstablished?: boolean;
   /** `--tcp-close`: established TCP connections in the images come back closed. */
   readonly tcpClose?: boolean;
+  /** `--manage-cgroups`: 'soft' (default) puts each process back into its dumped cgroups; 'ignore' doesn't. */
+  readonly cgroupMode?: 'soft' | 'ignore';
+  /** cgroup.img's sets by id, once read. */
+  cgroupSets?: Map<number, { name: string; path: string }[]>;
   /** TCP connections rebuilt in repair mode, left once the network is unlocked (set on first use). */
   inet?: InetRestoreState;
   /** SysV shared memory: the segments of the image, and those made ready (shared by the tasks), by shmid. */

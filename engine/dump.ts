@@ -16,6 +16,7 @@ import { dumpFileLocks, writeFileLocks } from './objects/file-locks.ts';
 import { writeMemfdInodes } from './objects/memfd.ts';
 import { InetDumpState } from './objects/inet-sockets.ts';
 import { KobjIds } from './objects/ids.ts';
+import { cgroupSetOf, writeCgroups } from './objects/cgroups.ts';
 import { dumpMemory, hasSharedAnonymous, stageBytes, startFindingPages, treeAnonBytes, writeSnapshotPages } from './objects/memory.ts';
 import { SnapshotPlan, dropSnapshots } from './objects/snapshot.ts';
 import { taskWritesPages } from './objects/task-pages.ts';
@@ -215,6 +216,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       remaps: [],
       ghosts: new Map(),
       shmemDumped: new Set(),
+      cgroupSets: new Map(),
       pipeData: new Map(),
       descriptions: new Map(),
       fifoData: new Map(),
@@ -247,6 +249,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       log.debug(`${proc.pid}: task state collected`);
       faultPoint('collected');
       if (proc.stopped) Object.assign(injected.cores.get(proc.pid)!.tc as Entry, { task_state: TASK.STOPPED, stop_signo: SIG.SIGSTOP });
+      (injected.cores.get(proc.pid)!.tc as Entry).cg_set = cgroupSetOf(ctx, proc.pid);
       for (const [tid, core] of injected.cores) images.write('CORE', [core], { id: tid });
       images.write('IDS', [taskIds], { id: proc.pid });
       // Processes sharing an fd table (CLONE_FILES) share one fdinfo image.
@@ -269,6 +272,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (opts.signal) for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
     opts.signal?.throwIfAborted();
     writeFileImages(ctx);
+    const rootCgSet = cgroupSetOf(ctx, process.pid);
+    writeCgroups(ctx);
     writeSysvShm(ctx, rootIds.ipc_ns_id);
     faultPoint('images');
     writePipeData(ctx);
@@ -297,7 +302,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     };
     images.writeStats('dump', criuDumpStats(stats));
     // The inventory goes last: with the manifest it marks a complete dump.
-    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod, ...(opts.tcpClose ? { tcp_close: true } : {}) }]);
+    images.write('INVENTORY', [{ img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, lsmtype: 0, network_lock_method: inet.networkLockMethod, root_cg_set: rootCgSet, ...(opts.tcpClose ? { tcp_close: true } : {}) }]);
     await images.settle();
     images.finish();
     log.debug('images written');

@@ -28,6 +28,7 @@ import type { HookName } from './hooks.ts';
 import { ImageReader, writeRestoreStats } from './images/index.ts';
 import { logFailure, silentLogger } from './log.ts';
 import { TASK, finalThreadState, restoreCreds, restoreSigaction, restoreTaskState, restoreThreadState } from './objects/core.ts';
+import { restoreCgroups } from './objects/cgroups.ts';
 import { checkRegFiles, closeOwnFds, removeGhosts, restoreFds, restoreFs } from './objects/files.ts';
 import { restoreFileLocks } from './objects/file-locks.ts';
 import { releaseMemfds } from './objects/memfd.ts';
@@ -257,6 +258,9 @@ async function restoreProcess(ctx: RestoreContext, b: Building, fdTablesDone: Se
   // mm fields before mapping: PR_SET_MM_MAP refuses to change the exe while the old exe is
   // still mapped (EBUSY), and the dumped task may well map the helper's binary.
   restoreMmFields(ctx, task, lp.mm);
+  // Into its cgroups before its memory is filled: its pages are charged there.
+  const cgSet = lp.cores.get(lp.pid)?.tc?.cg_set;
+  restoreCgroups(ctx, task.pid, cgSet === undefined ? undefined : Number(cgSet));
   await restoreMemory(ctx, task, lp.mm, lp.pagemap);
   // An fd table shared with the parent (CLONE_FILES) was filled through the parent.
   const filesId = Number(lp.ids.files_id);
@@ -361,6 +365,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoredTree> {
     onProgress: opts.onProgress && ((done, total) => opts.onProgress!({ phase: 'restore', pagesDone: done, pagesTotal: total })),
     tcpEstablished: opts.tcpEstablished ?? false,
     tcpClose: opts.tcpClose ?? false,
+    cgroupMode: opts.cgroupMode ?? 'soft',
   };
   const tree = load(ctx);
   const rootLp = tree.processes[0]!;

@@ -14,6 +14,7 @@ interface Args extends LogArgs {
   readonly 'shell-job'?: boolean;
   readonly 'tcp-established'?: boolean;
   readonly 'tcp-close'?: boolean;
+  readonly 'manage-cgroups'?: string;
   readonly 'verify-images'?: boolean;
   readonly 'leave-stopped'?: boolean;
   readonly 'action-script'?: string[];
@@ -36,6 +37,7 @@ export const restoreCommand: CommandModule<object, Args> = {
       .option('file-locks', { alias: 'l', type: 'boolean', describe: 'take the dumped flock/POSIX/OFD locks again (cryo always does when the images hold them; accepted as in `criu restore -l`)' })
       .option('ext-unix-sk', { alias: 'x', type: 'boolean', describe: 'connect sockets saved with `dump --ext-unix-sk` to their outside peer again (always done; accepted as in `criu restore -x`)' })
       .option('tcp-close', { type: 'boolean', describe: 'established TCP connections of the images come back closed (needed for a dump made with --tcp-close)' })
+      .option('manage-cgroups', { type: 'string', describe: 'soft (default, also with no value): each process back into the cgroups it was dumped in, made if missing; ignore: left in cryo\'s' })
       .option('verify-images', { type: 'boolean', describe: 'hash every image against the manifest, also pages this host wrote and nobody changed since (trusted by default)' })
       .option('leave-stopped', { alias: 's', type: 'boolean', describe: 'leave the restored process stopped (SIGSTOP)' })
       .option('action-script', { type: 'string', array: true, describe: 'script run at each action (CRTOOLS_SCRIPT_ACTION); repeatable' })
@@ -64,6 +66,7 @@ export const restoreCommand: CommandModule<object, Args> = {
         shellJob: argv['shell-job'],
         tcpEstablished: argv['tcp-established'],
         tcpClose: argv['tcp-close'],
+        cgroupMode: cgroupMode(argv['manage-cgroups']),
         verifyImages: argv['verify-images'],
         leaveStopped: argv['leave-stopped'],
         hooks: argv['action-script']?.length ? actionScripts(argv['action-script'], log.fd) : undefined,
@@ -92,3 +95,11 @@ export const restoreCommand: CommandModule<object, Args> = {
     }
   },
 };
+
+/** --manage-cgroups[=MODE]: CRIU's soft (the default) and ignore; its full and strict set cgroup properties cryo doesn't dump. */
+function cgroupMode(v: string | undefined): 'soft' | 'ignore' | undefined {
+  if (v === undefined) return undefined;
+  if (v === '' || v === 'soft') return 'soft';
+  if (v === 'ignore') return 'ignore';
+  throw new InputError(`--manage-cgroups ${v}: cryo knows soft and ignore`, { hint: 'full and strict restore cgroup properties, which cryo does not dump' });
+}

@@ -22,6 +22,21 @@ export function parseCgroups(text: string): CgroupEntry[] {
     });
 }
 
+/** /proc/PID/cgroup, parsed. */
+export function readCgroups(pid: number): CgroupEntry[] {
+  return parseCgroups(readProcText(`/proc/${pid}/cgroup`));
+}
+
+/**
+ * The mount point of the cgroup hierarchy named `name` as /proc/PID/cgroup names it
+ * ("cpu,cpuacct", "name=systemd"; "" for cgroup v2), mounted at its root; undefined if none is.
+ */
+export function hierarchyMount(name: string, mounts: readonly MountInfo[]): string | undefined {
+  if (name === '') return mounts.find((m) => m.fsType === 'cgroup2' && m.root === '/')?.mountPoint;
+  const want = name.split(',');
+  return mounts.find((m) => m.fsType === 'cgroup' && m.root === '/' && want.every((c) => m.superOptions.split(',').includes(c)))?.mountPoint;
+}
+
 /**
  * Where the memory cgroup of a process is in cryo's view, and which files hold its limit and
  * usage: the v1 memory hierarchy if the memory controller is mounted there, else cgroup v2.

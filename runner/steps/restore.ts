@@ -33,6 +33,7 @@ export const restoreStep = {
       shellJob: bool(c, 'shell-job', 'restore'),
       tcpEstablished: bool(c, 'tcp-established', 'restore'),
       tcpClose: bool(c, 'tcp-close', 'restore'),
+      cgroupMode: str(c, 'manage-cgroups') === 'ignore' ? 'ignore' : 'soft',
       leaveStopped: bool(c, 'leave-stopped', 'restore'),
       hooks: ctx.hooks,
       onProgress: pageProgress(ctx),

@@ -317,7 +317,20 @@ export const DUMP: readonly Sample[] = [
     entries: [{ monotonic: { tv_sec: 0n, tv_nsec: 0n }, boottime: { tv_sec: 86400n, tv_nsec: 999999999n } }],
   },
   { kind: 'UTSNS', id: 13, entries: [{ nodename: 'cryo-host', domainname: '(none)' }] },
-  { kind: 'CGROUP', entries: [{}] },
+  {
+    kind: 'CGROUP',
+    entries: [
+      {
+        sets: [{ id: 1, ctls: [{ name: 'cpu,cpuacct', path: '/system.slice/app.service' }, { name: '', path: '/app', cgns_prefix: 1 }] }],
+        controllers: [
+          {
+            cnames: ['memory'],
+            dirs: [{ dir_name: 'app', children: [{ dir_name: 'sub' }], properties: [{ name: 'memory.limit_in_bytes', value: '1048576', perms: { mode: 0o644, uid: 0, gid: 0 } }], dir_perms: { mode: 0o755, uid: 0, gid: 0 } }],
+          },
+        ],
+      },
+    ],
+  },
 ];
 
 /** Legacy per-object images (same messages, still decodable for old dumps) and both stats files. */

@@ -1,0 +1,61 @@
+// cgroup membership: a process dumped in its own cgroups (a v1 memory cgroup, a cgroup v2 one)
+// is restored into them, made again when they are gone (CRIU's default --manage-cgroups soft);
+// --manage-cgroups=ignore leaves it in cryo's.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readCgroups } from '../../engine/proc/index.ts';
+import { runCryo } from '../helpers/cryo.ts';
+import { startCounter, waitDead, waitDumpedGone, dumpOk, restoreDetached } from './e2e.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+/** The hierarchies this machine has mounted at /sys/fs/cgroup: v1 memory, and cgroup v2. */
+const HIERARCHIES = [
+  { name: 'memory', root: '/sys/fs/cgroup/memory' },
+  { name: '', root: existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup' },
+].filter((h) => existsSync(join(h.root, 'cgroup.procs')) && readCgroups(process.pid).some((c) => c.controllers.join(',') === h.name));
+
+const cgroupsSkip = HIERARCHIES.length === 0 ? 'no v1 memory or cgroup v2 hierarchy mounted under /sys/fs/cgroup' : false;
+
+function pathIn(pid: number, name: string): string | undefined {
+  return readCgroups(pid).find((c) => c.controllers.join(',') === name)?.path;
+}
+
+test('a process in cgroups of its own is restored into them, made again when gone; --manage-cgroups=ignore leaves it in cryo\'s', { skip: cgroupsSkip }, async (t) => {
+  const dir = tmpDir('cryo-e2e-cgroups', t);
+  const name = `cryo-test-${process.pid}`;
+  const dirs = HIERARCHIES.map((h) => join(h.root, name));
+  const c = await startCounter(dir, t, 4);
+  const pid = c.target.pid;
+  t.after(async () => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    await waitDead(pid).catch(() => undefined);
+    for (const d of dirs) if (existsSync(d)) rmdirSync(d);
+  });
+  for (const d of dirs) {
+    mkdirSync(d);
+    writeFileSync(join(d, 'cgroup.procs'), `${pid}\n`);
+  }
+  for (const h of HIERARCHIES) assert.equal(pathIn(pid, h.name), `/${name}`);
+  const before = await c.report();
+  const img = join(dir, 'img');
+  await dumpOk(pid, img);
+  await waitDumpedGone(c.target);
+  for (const d of dirs) rmdirSync(d);
+  await restoreDetached(img);
+  for (const h of HIERARCHIES) assert.equal(pathIn(pid, h.name), `/${name}`, `back in ${h.name || 'cgroup2'}:/${name}, made again`);
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+
+  process.kill(pid, 'SIGKILL');
+  await waitDead(pid);
+  const ignored = await runCryo(['restore', '-D', img, '-d', '--manage-cgroups=ignore']);
+  assert.equal(ignored.code, 0, ignored.stderr);
+  for (const h of HIERARCHIES) assert.equal(pathIn(pid, h.name), pathIn(process.pid, h.name), `left in cryo's ${h.name || 'cgroup2'} cgroup`);
+  const bad = await runCryo(['restore', '-D', img, '-d', '--manage-cgroups=strict']);
+  assert.equal(bad.code, 2, bad.stderr);
+});
