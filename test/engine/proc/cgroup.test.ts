@@ -1,7 +1,7 @@
 // /proc/PID/cgroup and where a process's memory cgroup is, for cgroup v1 and v2 hosts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memoryCgroupDir, parseCgroups, parseMountinfo } from '../../../engine/proc/index.ts';
+import { hierarchyMount, memoryCgroupDir, parseCgroups, parseMountinfo } from '../../../engine/proc/index.ts';
 
 const V1 = `9:name=systemd:/
 4:memory:/process_api/25a2
@@ -40,4 +40,16 @@ test('the memory cgroup: the v1 memory hierarchy where it is mounted, else cgrou
   });
   // v1 without the memory controller mounted: the v2 hierarchy, if any.
   assert.equal(memoryCgroupDir(parseCgroups(V1), parseMountinfo(V1_MOUNTS.split('\n').filter((l) => !l.includes('memory')).join('\n').replace('cgroup2 cgroup2', 'cgroup cgroup'))), undefined);
+});
+
+test('the mount of a hierarchy: v1 by its controllers or name=, v2 for ""; none when not mounted', () => {
+  const mounts = parseMountinfo(`${V1_MOUNTS}41 25 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+42 25 0:38 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+`);
+  assert.equal(hierarchyMount('memory', mounts), '/sys/fs/cgroup/memory');
+  assert.equal(hierarchyMount('cpu,cpuacct', mounts), '/sys/fs/cgroup/cpu,cpuacct');
+  assert.equal(hierarchyMount('name=systemd', mounts), '/sys/fs/cgroup/systemd');
+  assert.equal(hierarchyMount('', mounts), '/sys/fs/cgroup/unified');
+  assert.equal(hierarchyMount('', parseMountinfo(V2_MOUNTS)), '/sys/fs/cgroup');
+  assert.equal(hierarchyMount('pids', mounts), undefined);
 });
