@@ -22,7 +22,8 @@ export const SHUT = { RD: 0, WR: 1, RDWR: 2 } as const;
 /** A socket address as cryo handles it. */
 export type SockAddr =
   | { family: 1; path: Buffer } // AF_UNIX; path bytes as in sun_path (abstract names start with \0); empty = unnamed
-  | { family: 2 | 10; addr: Buffer; port: number; flowinfo?: number; scopeId?: number }; // 4 or 16 address bytes
+  | { family: 2 | 10; addr: Buffer; port: number; flowinfo?: number; scopeId?: number } // 4 or 16 address bytes
+  | { family: 16; portid: number; groups: number }; // AF_NETLINK: nl_pid, nl_groups (the first 32 groups)
 
 const SUN_PATH_OFF = 2;
 const SUN_PATH_MAX = 108;
@@ -33,6 +34,13 @@ export function encodeSockAddr(a: SockAddr): Buffer {
     const b = Buffer.alloc(SUN_PATH_OFF + a.path.length);
     b.writeUInt16LE(AF.UNIX, 0);
     a.path.copy(b, SUN_PATH_OFF);
+    return b;
+  }
+  if (a.family === AF.NETLINK) {
+    const b = Buffer.alloc(12);
+    b.writeUInt16LE(AF.NETLINK, 0);
+    b.writeUInt32LE(a.portid >>> 0, 4);
+    b.writeUInt32LE(a.groups >>> 0, 8);
     return b;
   }
   if (a.family === AF.INET) {
@@ -56,6 +64,7 @@ export function decodeSockAddr(b: Buffer, len: number): SockAddr {
   const family = len >= 2 ? b.readUInt16LE(0) : AF.UNIX;
   if (family === AF.UNIX) return { family: AF.UNIX, path: Buffer.from(b.subarray(SUN_PATH_OFF, Math.max(SUN_PATH_OFF, len))) };
   if (family === AF.INET) return { family: AF.INET, port: b.readUInt16BE(2), addr: Buffer.from(b.subarray(4, 8)) };
+  if (family === AF.NETLINK) return { family: AF.NETLINK, portid: b.readUInt32LE(4), groups: b.readUInt32LE(8) };
   if (family === AF.INET6) {
     return { family: AF.INET6, port: b.readUInt16BE(2), flowinfo: b.readUInt32BE(4), addr: Buffer.from(b.subarray(8, 24)), scopeId: b.readUInt32LE(24) };
   }

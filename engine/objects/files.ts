@@ -31,6 +31,7 @@ import { buildIdWords, readBuildId } from './build-id.ts';
 
 export { openInTask };
 import { inetSocketKind } from './inet-sockets.ts';
+import { netlinkSocketKind } from './netlink-sockets.ts';
 import { signalfdKind } from './signalfd.ts';
 import { timerfdKind } from './timerfd.ts';
 import { ttyKind, writeTtyImages } from './tty.ts';
@@ -235,10 +236,10 @@ export function writePipeData(ctx: DumpContext): void {
 }
 
 // Before regularFile: memfds, FIFOs and terminals have paths too.
-const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, eventpollKind, inotifyKind, memfdKind, fifoKind, unixSocketKind, inetSocketKind, ttyKind, regularFile];
+const FD_KINDS: readonly FdKind[] = [pipes, eventfdKind, signalfdKind, timerfdKind, eventpollKind, inotifyKind, memfdKind, fifoKind, unixSocketKind, inetSocketKind, netlinkSocketKind, ttyKind, regularFile];
 
 const UNSUPPORTED_HINTS: readonly [RegExp, string][] = [
-  [/^socket:/, 'only unix, IPv4 and IPv6 (TCP, UDP) sockets are supported (not netlink, packet …)'],
+  [/^socket:/, 'only unix, IPv4 and IPv6 (TCP, UDP) and netlink sockets are supported (not packet …)'],
   [/io_uring/, 'io_uring cannot be checkpointed (CRIU cannot either)'],
   [/^anon_inode:/, 'this kind of anonymous-inode file is not supported yet'],
 ];

@@ -200,3 +200,48 @@ test('O_PATH fds (a file, a symlink opened with O_NOFOLLOW, a directory) and O_N
   const line = await waitForFileLine(log, () => true, 5000, { since: at });
   assert.match(line, /link=True size=5 read=hello$/);
 });
+
+// A netlink (NETLINK_ROUTE) socket bound to groups 1 and 5 (the bind bitmap) and 33 (joined later),
+// asking the kernel for the links again and again.
+const NETLINK = `
+import socket, struct, sys, time
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+s.bind((0, 0x1 | 0x10))
+s.setsockopt(270, 1, 33)
+log = open(sys.argv[1], 'a', buffering=1)
+print('ready', flush=True)
+seq = 0
+while True:
+    seq += 1
+    s.send(struct.pack('=LHHLL', 32, 18, 0x301, seq, 0) + struct.pack('=BxHiII', 0, 0, 0, 0, 0))
+    links = 0; done = False
+    while not done:
+        data = s.recv(65536); off = 0
+        while off < len(data):
+            ln, typ, flags, sq, pid = struct.unpack_from('=LHHLL', data, off)
+            if typ == 3: done = True; break
+            if typ == 16 and sq == seq: links += 1
+            off += (ln + 3) & ~3
+    log.write(f'{seq} links={links} port={s.getsockname()[0]} groups={s.getsockopt(270, 9, 8).hex()}\\n')
+    time.sleep(0.02)
+`;
+
+test('a netlink socket keeps its port id and its multicast groups (in and above the first 32) and answers requests after a restore', async (t) => {
+  const dir = tmpDir('cryo-netlink', t);
+  const log = join(dir, 'netlink.log');
+  const target = await startTarget([PYTHON, '-c', NETLINK, log], { t });
+  const first = await waitForFileLine(log, (l) => l.startsWith('3 '));
+  const [, links, port, groups] = /links=(\d+) port=(\d+) groups=(\w+)/.exec(first)!;
+  assert.ok(Number(links) > 0, first);
+  assert.equal(port, String(target.pid), 'bound to its pid by the kernel');
+  assert.equal(groups, '1100000001000000', 'groups 1, 5 and 33');
+  const images = join(dir, 'img');
+  await dumpOk(target.pid, images);
+  await waitDumpedGone(target);
+  const at = fileSize(log);
+  await restoreDetached(images);
+  const after = await waitForFileLine(log, () => true, 5000, { since: at });
+  assert.match(after, new RegExp(`links=${links} port=${port} groups=${groups}$`));
+  const files = await decoded(images, 'files.img');
+  if (files) assert.deepEqual(files.filter((f) => f.type === 'NETLINKSK').map((f) => [f.nlsk.portid, f.nlsk.groups]), [[Number(port), [17, 1]]]);
+});

@@ -318,6 +318,10 @@ export const DUMP: readonly Sample[] = [
   },
   { kind: 'UTSNS', id: 13, entries: [{ nodename: 'cryo-host', domainname: '(none)' }] },
   {
+    kind: 'NETLINK_SK',
+    entries: [{ id: 9, ino: 5573466, protocol: 0, state: 1, flags: 2, portid: 4242, groups: [17, 1], dst_portid: 0, dst_group: 1, fown, opts: { so_sndbuf: 212992, so_rcvbuf: 212992, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n }, ns_id: 3 }],
+  },
+  {
     kind: 'CGROUP',
     entries: [
       {
