@@ -10,13 +10,25 @@ import { runCryo } from '../helpers/cryo.ts';
 import { startCounter, waitDead, waitDumpedGone, dumpOk, restoreDetached } from './e2e.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
-/** The hierarchies this machine has mounted at /sys/fs/cgroup: v1 memory, and cgroup v2. */
+/** Whether cgroups can be made under `root` here (not in a container with /sys/fs/cgroup read-only). */
+function writable(root: string): boolean {
+  const probe = join(root, `cryo-probe-${process.pid}`);
+  try {
+    mkdirSync(probe);
+    rmdirSync(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The hierarchies this machine has mounted at /sys/fs/cgroup, writable: v1 memory, and cgroup v2. */
 const HIERARCHIES = [
   { name: 'memory', root: '/sys/fs/cgroup/memory' },
   { name: '', root: existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup' },
-].filter((h) => existsSync(join(h.root, 'cgroup.procs')) && readCgroups(process.pid).some((c) => c.controllers.join(',') === h.name));
+].filter((h) => existsSync(join(h.root, 'cgroup.procs')) && readCgroups(process.pid).some((c) => c.controllers.join(',') === h.name) && writable(h.root));
 
-const cgroupsSkip = HIERARCHIES.length === 0 ? 'no v1 memory or cgroup v2 hierarchy mounted under /sys/fs/cgroup' : false;
+const cgroupsSkip = HIERARCHIES.length === 0 ? 'no writable v1 memory or cgroup v2 hierarchy under /sys/fs/cgroup' : false;
 
 function pathIn(pid: number, name: string): string | undefined {
   return readCgroups(pid).find((c) => c.controllers.join(',') === name)?.path;
