@@ -2,7 +2,7 @@
 // default soft mode: each process goes back into the cgroups it was in — a service into its
 // slice, under its memory and CPU limits — made if missing, before its memory is filled so its
 // pages are charged there. Only membership: the cgroups' own settings are the host's.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../../errors.ts';
 import type { DumpContext, RestoreContext } from '../context.ts';
@@ -60,6 +60,12 @@ export function restoreCgroups(ctx: RestoreContext, pid: number, setId: number |
       continue;
     }
     const dir = join(root, path);
+    // A frozen cgroup (v1 freezer.state, v2 cgroup.freeze) would stop the process in the middle of
+    // its restore, cryo waiting on it for ever.
+    if (isFrozen(dir)) {
+      ctx.log.warn(`${pid}: cgroup ${dir} is frozen: the process is left where it is`);
+      continue;
+    }
     try {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'cgroup.procs'), `${pid}\n`);
@@ -71,4 +77,16 @@ export function restoreCgroups(ctx: RestoreContext, pid: number, setId: number |
     }
     ctx.log.debug(`${pid}: into cgroup ${dir}`);
   }
+}
+
+/** Whether the cgroup at `dir` (if it exists) is frozen or freezing. */
+function isFrozen(dir: string): boolean {
+  for (const [file, frozen] of [['freezer.state', /^(FROZEN|FREEZING)/], ['cgroup.freeze', /^1/]] as const) {
+    try {
+      if (frozen.test(readFileSync(join(dir, file), 'utf8'))) return true;
+    } catch {
+      /* not that kind of cgroup, or not there yet */
+    }
+  }
+  return false;
 }

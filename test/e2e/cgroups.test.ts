@@ -71,3 +71,39 @@ test('a process in cgroups of its own is restored into them, made again when gon
   const bad = await runCryo(['restore', '-D', img, '-d', '--manage-cgroups=strict']);
   assert.equal(bad.code, 2, bad.stderr);
 });
+
+/** A freezer this machine has: the v1 freezer hierarchy, or cgroup v2's cgroup.freeze. */
+const FREEZER = [
+  { root: '/sys/fs/cgroup/freezer', name: 'freezer', file: 'freezer.state', frozen: 'FROZEN', thawed: 'THAWED' },
+  { root: existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup', name: '', file: 'cgroup.freeze', frozen: '1', thawed: '0' },
+].find((f) => existsSync(join(f.root, 'cgroup.procs')) && readCgroups(process.pid).some((c) => c.controllers.join(',') === f.name) && writable(f.root));
+
+test('a process dumped in a cgroup that is frozen at restore is left where it is, with a warning, instead of freezing in the middle of its restore', { skip: FREEZER ? false : 'no writable freezer (v1) or cgroup v2 hierarchy' }, async (t) => {
+  const f = FREEZER!;
+  const dir = tmpDir('cryo-e2e-cgroup-frozen', t);
+  const cg = join(f.root, `cryo-frozen-${process.pid}`);
+  const c = await startCounter(dir, t, 4);
+  const pid = c.target.pid;
+  t.after(async () => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    if (existsSync(cg)) writeFileSync(join(cg, f.file), f.thawed);
+    await waitDead(pid).catch(() => undefined);
+    if (existsSync(cg)) rmdirSync(cg);
+  });
+  mkdirSync(cg);
+  writeFileSync(join(cg, 'cgroup.procs'), `${pid}\n`);
+  const before = await c.report();
+  const img = join(dir, 'img');
+  await dumpOk(pid, img);
+  await waitDumpedGone(c.target);
+  writeFileSync(join(cg, f.file), f.frozen);
+  const r = await runCryo(['restore', '-D', img, '-d'], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`cgroup ${cg} is frozen: the process is left where it is`));
+  assert.equal(pathIn(pid, f.name), pathIn(process.pid, f.name), 'in cryo\'s cgroup');
+  await c.assertAdvancing(Number(before['count']), before['token']!);
+});
