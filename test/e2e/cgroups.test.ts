@@ -34,21 +34,25 @@ function pathIn(pid: number, name: string): string | undefined {
   return readCgroups(pid).find((c) => c.controllers.join(',') === name)?.path;
 }
 
+/** Kills `pid` (thawing its cgroup first with `thaw`), waits for it, and removes the cgroups `dirs`. */
+async function killAndRemove(pid: number, dirs: readonly string[], thaw?: () => void): Promise<void> {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  thaw?.();
+  await waitDead(pid).catch(() => undefined);
+  for (const d of dirs) if (existsSync(d)) rmdirSync(d);
+}
+
 test('a process in cgroups of its own is restored into them, made again when gone; --manage-cgroups=ignore leaves it in cryo\'s', { skip: cgroupsSkip }, async (t) => {
   const dir = tmpDir('cryo-e2e-cgroups', t);
   const name = `cryo-test-${process.pid}`;
   const dirs = HIERARCHIES.map((h) => join(h.root, name));
   const c = await startCounter(dir, t, 4);
   const pid = c.target.pid;
-  t.after(async () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    await waitDead(pid).catch(() => undefined);
-    for (const d of dirs) if (existsSync(d)) rmdirSync(d);
-  });
+  t.after(() => killAndRemove(pid, dirs));
   for (const d of dirs) {
     mkdirSync(d);
     writeFileSync(join(d, 'cgroup.procs'), `${pid}\n`);
@@ -84,16 +88,7 @@ test('a process dumped in a cgroup that is frozen at restore is left where it is
   const cg = join(f.root, `cryo-frozen-${process.pid}`);
   const c = await startCounter(dir, t, 4);
   const pid = c.target.pid;
-  t.after(async () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    if (existsSync(cg)) writeFileSync(join(cg, f.file), f.thawed);
-    await waitDead(pid).catch(() => undefined);
-    if (existsSync(cg)) rmdirSync(cg);
-  });
+  t.after(() => killAndRemove(pid, [cg], () => existsSync(cg) && writeFileSync(join(cg, f.file), f.thawed)));
   mkdirSync(cg);
   writeFileSync(join(cg, 'cgroup.procs'), `${pid}\n`);
   const before = await c.report();
