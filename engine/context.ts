@@ -10,6 +10,7 @@ import type { TtyDumpState, TtyRestoreState } from './objects/tty.ts';
 import type { FrozenProcess } from './tree.ts';
 import type { XsaveLayout } from './x86.ts';
 import type { MemfdInode } from './objects/memfd.ts';
+import type { MountInfo } from './proc/index.ts';
 import type { SnapshotPlan } from './objects/snapshot.ts';
 import type { UnixDumpState, UnixRestoreState } from './objects/unix-sockets.ts';
 
@@ -134,8 +135,8 @@ export interface RestoreContext {
   readonly tcpClose?: boolean;
   /** `--manage-cgroups`: 'soft' (default) puts each process back into its dumped cgroups; 'ignore' doesn't. */
   readonly cgroupMode?: 'soft' | 'ignore';
-  /** cgroup.img's sets by id, once read. */
-  cgroupSets?: Map<number, { name: string; path: string }[]>;
+  /** cgroup.img's sets by id, and cryo's mounts (where the hierarchies are), once read. */
+  cgroupSets?: { readonly sets: Map<number, { name: string; path: string }[]>; readonly mounts: MountInfo[] };
   /** TCP connections rebuilt in repair mode, left once the network is unlocked (set on first use). */
   inet?: InetRestoreState;
   /** SysV shared memory: the segments of the image, and those made ready (shared by the tasks), by shmid. */

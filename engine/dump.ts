@@ -186,7 +186,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const tFrozen = performance.now();
   const pids = tree.processes.map((p) => p.pid);
   log.info(`frozen ${pids.length} process(es), ${tree.seized.size} thread(s) in ${(tFrozen - t0).toFixed(1)} ms`);
-  const inet = new InetDumpState(opts.pid, opts.tcpEstablished ?? false, opts.tcpClose ?? false, opts.skipInFlight ?? false, opts.networkLock);
+  const inet = new InetDumpState(opts.pid, opts);
   const snapshotPlan = snapshots ? new SnapshotPlan(tree) : undefined;
   let released = false;
   const remotes = new Map<number, RemoteProcess>();

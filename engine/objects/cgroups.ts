@@ -46,11 +46,14 @@ export function restoreCgroups(ctx: RestoreContext, pid: number, setId: number |
   if (ctx.cgroupMode === 'ignore' || setId === undefined) return;
   if (!ctx.cgroupSets) {
     const [img] = (ctx.images.readOptional('CGROUP') ?? []) as Entry[];
-    ctx.cgroupSets = new Map(((img?.sets ?? []) as Entry[]).map((s) => [Number(s.id), (s.ctls ?? []) as { name: string; path: string }[]]));
+    ctx.cgroupSets = {
+      sets: new Map(((img?.sets ?? []) as Entry[]).map((s) => [Number(s.id), (s.ctls ?? []) as { name: string; path: string }[]])),
+      mounts: readMountinfo(process.pid),
+    };
   }
-  const ctls = ctx.cgroupSets.get(setId);
+  const { sets, mounts } = ctx.cgroupSets;
+  const ctls = sets.get(setId);
   if (!ctls) return; // images of an older cryo: no sets
-  const mounts = readMountinfo(process.pid);
   const now = new Map(setOf(pid).map((c) => [c.name, c.path]));
   for (const { name, path } of ctls) {
     if (now.get(name) === path) continue; // already there (cryo's own cgroup)

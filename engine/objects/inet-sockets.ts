@@ -84,12 +84,12 @@ export class InetDumpState {
   readonly repaired: number[] = [];
   #lockHookFired = false;
 
-  constructor(rootPid: number, tcpEstablished: boolean, tcpClose = false, skipInFlight = false, networkLock?: LockMethod) {
+  constructor(rootPid: number, opts: { tcpEstablished?: boolean; tcpClose?: boolean; skipInFlight?: boolean; networkLock?: LockMethod | undefined }) {
     this.rootPid = rootPid;
-    this.tcpEstablished = tcpEstablished;
-    this.tcpClose = tcpClose;
-    this.skipInFlight = skipInFlight;
-    this.networkLock = networkLock;
+    this.tcpEstablished = opts.tcpEstablished ?? false;
+    this.tcpClose = opts.tcpClose ?? false;
+    this.skipInFlight = opts.skipInFlight ?? false;
+    this.networkLock = opts.networkLock;
   }
 
   /** inventory_entry.network_lock_method: the method used (or that would be used). */

@@ -248,7 +248,7 @@ function dumpUnix(ctx: DumpContext, f: FdFacts): Entry {
 export function finishUnixDump(ctx: DumpContext): void {
   const st = ctx.unix;
   if (!st) return;
-  const external = new Map<number, Entry>();
+  const external = new Set<number>(); // peers saved as USK_EXTERN entries
   for (const [ino, s] of st.sockets) {
     if (s.peer === 0 || st.sockets.has(s.peer) || external.has(s.peer)) continue;
     const peer = unixDiagByIno(s.peer);
@@ -269,7 +269,7 @@ export function finishUnixDump(ctx: DumpContext): void {
       // Not the task's: nothing of it is restored, but the entry must have them.
       opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
     };
-    external.set(s.peer, usk);
+    external.add(s.peer);
     ctx.files.push({ type: FD_TYPE_UNIXSK, id, usk });
     ctx.log.debug(`${s.where}: its peer ${unixNameText(name)} (ino ${s.peer}) is outside the tree: saved as external (--ext-unix-sk)`);
   }
