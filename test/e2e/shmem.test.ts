@@ -53,8 +53,9 @@ test('a memfd mapped by a parent and its child and open as an fd is one inode ag
   assert.equal(mappedMemfdInode(Number(child)), ino, 'and so does the child');
 });
 
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-const pgSkip = existsSync(join(PG_BIN, 'postgres')) && spawnSync('id', ['postgres']).status === 0 ? false : 'PostgreSQL 15 (Debian) is not installed';
+/** Debian's PostgreSQL binaries, whichever version is installed (.ci/run installs it). */
+const PG_BIN = (existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : []).map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => existsSync(join(d, 'postgres'))) ?? '/usr/lib/postgresql/15/bin';
+const pgSkip = existsSync(join(PG_BIN, 'postgres')) && spawnSync('id', ['postgres']).status === 0 ? false : 'PostgreSQL (Debian) is not installed';
 
 test('PostgreSQL: a server with its background processes is dumped and restored; the table written before is there and new connections work', { skip: pgSkip }, async (t) => {
   const dir = tmpDir('cryo-e2e-postgres', t);
